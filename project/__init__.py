@@ -1,0 +1,1 @@
+"""Django-style settings and database bootstrap for Litestar on SQLAlchemy 2."""

@@ -1,0 +1,158 @@
+"""Engine construction: one URL and one settings entry give a sync and an async engine.
+
+Each database family gets the pool and connection options that fit it:
+PostgreSQL a queue pool with connect timeouts; a SQLite file a busy timeout,
+WAL and ``BEGIN IMMEDIATE`` so concurrent writers wait instead of failing; an
+in-memory SQLite database one shared-cache database for every session of the
+process, kept alive by the manager.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, QueuePool
+
+from project.schema import DatabaseSettings, DatabaseURL
+
+_LAST_USED = "project_last_used"
+
+
+def _driver_options(options: dict[str, Any], side: str) -> dict[str, Any]:
+    """OPTIONS go to both drivers; OPTIONS['sync'] / OPTIONS['async'] to one side only."""
+    shared = {key: value for key, value in options.items() if key not in ("sync", "async")}
+    return {**shared, **options.get(side, {})}
+
+
+def is_memory_sqlite(url: DatabaseURL) -> bool:
+    path = url.sync_url.partition("://")[2]
+    return url.family == "sqlite" and path in ("", "/", "/:memory:")
+
+
+class SharedMemoryDatabase:
+    """One in-memory SQLite database that the sync and async engines both see.
+
+    SQLite drops a shared-cache memory database when its last connection
+    closes, so this object holds one connection open until ``close()``.
+    """
+
+    def __init__(self) -> None:
+        self.uri = f"file:project-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        self._keeper: sqlite3.Connection | None = sqlite3.connect(self.uri, uri=True)
+
+    def url(self, driver: str) -> str:
+        return f"sqlite+{driver}:///{self.uri}&uri=true"
+
+    def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
+
+
+def pool_arguments(config: DatabaseSettings, url: DatabaseURL) -> dict[str, Any]:
+    if is_memory_sqlite(url):
+        # Shared-cache tables lock per connection: one connection per side,
+        # sessions take turns for it and wait up to POOL_TIMEOUT.
+        return {"pool_size": 1, "max_overflow": 0, "pool_timeout": config.POOL_TIMEOUT}
+    return {
+        "pool_size": config.POOL_SIZE,
+        "max_overflow": config.MAX_OVERFLOW,
+        "pool_timeout": config.POOL_TIMEOUT,
+        "pool_recycle": config.POOL_RECYCLE,
+    }
+
+
+def _connect_args(config: DatabaseSettings, url: DatabaseURL, side: str) -> dict[str, Any]:
+    args = _driver_options(config.OPTIONS, side)
+    if url.family == "postgresql":
+        if side == "async":
+            args.setdefault("timeout", config.CONNECT_TIMEOUT)
+        else:
+            args.setdefault("connect_timeout", max(1, round(config.CONNECT_TIMEOUT)))
+    else:
+        # sqlite3's "timeout" is its busy timeout: how long a writer waits for the lock.
+        args.setdefault("timeout", config.CONNECT_TIMEOUT)
+        args.setdefault("check_same_thread", False)
+        args["isolation_level"] = None  # SQLAlchemy emits BEGIN itself, see _sqlite_events
+    return args
+
+
+def create_engines(
+    config: DatabaseSettings,
+    url: DatabaseURL,
+    memory: SharedMemoryDatabase | None,
+    *,
+    sync: bool,
+) -> Engine | AsyncEngine:
+    """The sync (``sync=True``) or async engine for one database entry."""
+    side = "sync" if sync else "async"
+    if memory is not None:
+        target = memory.url("pysqlite" if sync else "aiosqlite")
+    else:
+        target = url.sync_url if sync else url.async_url
+    arguments: dict[str, Any] = {
+        "echo": config.ECHO,
+        "pool_pre_ping": config.PRE_PING,
+        "connect_args": _connect_args(config, url, side),
+        **pool_arguments(config, url),
+    }
+    if memory is not None:
+        arguments["poolclass"] = QueuePool if sync else AsyncAdaptedQueuePool
+    if sync:
+        engine = create_engine(target, **arguments)
+        sync_engine = engine
+    else:
+        async_engine = create_async_engine(target, **arguments)
+        sync_engine = async_engine.sync_engine
+    if url.family == "sqlite":
+        _sqlite_events(sync_engine, wal=memory is None)
+    if not config.PRE_PING and config.PING_IDLE_AFTER > 0:
+        _ping_when_idle(sync_engine, config.PING_IDLE_AFTER)
+    return engine if sync else async_engine
+
+
+def _sqlite_events(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Take the write lock up front: a deferred transaction that later
+        # writes fails at once with "database is locked" instead of waiting.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ping_when_idle(engine: Engine, idle_after: float) -> None:
+    """Ping a pooled connection only when it sat idle longer than ``idle_after`` seconds.
+
+    ``pool_pre_ping`` pays a round trip on every checkout; a connection that
+    was used a moment ago is almost always alive, and one that died anyway is
+    invalidated by SQLAlchemy on the first error.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED)
+        if last_used is None or time.monotonic() - last_used < idle_after:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"connection idle for over {idle_after}s is gone") from exc
+        record.info[_LAST_USED] = time.monotonic()

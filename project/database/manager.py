@@ -1,0 +1,275 @@
+"""``DatabaseSessionManager``: the engines and sessions of one database alias."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Literal, NoReturn
+
+import msgspec
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from project.database.diagnose import diagnose
+from project.database.engines import (
+    SharedMemoryDatabase,
+    create_engines,
+    is_memory_sqlite,
+    pool_arguments,
+)
+from project.redact import redact_text
+from project.schema import DatabaseSettings, DatabaseURL, parse_database_url
+
+
+class DatabaseNotReadyError(RuntimeError):
+    """The manager was never given settings, or was closed."""
+
+
+class PoolExhaustedError(sa_exc.TimeoutError):
+    """Every pooled connection stayed busy for longer than POOL_TIMEOUT."""
+
+
+class CheckResult(msgspec.Struct, frozen=True):
+    """The outcome of one trivial query on one side (sync or async) of a database."""
+
+    alias: str
+    side: Literal["sync", "async"]
+    ok: bool
+    latency_ms: float
+    url: str
+    server_version: str = ""
+    error: str = ""
+
+
+_VERSION_QUERY = {
+    "postgresql": "SELECT current_setting('server_version')",
+    "sqlite": "SELECT 'SQLite ' || sqlite_version()",
+}
+
+
+class DatabaseSessionManager:
+    """Owns the sync and async engines of one alias; creates them on first use.
+
+    ``init(config)`` (or the constructor) sets it up, ``close()`` disposes
+    both engines; ``init()`` again reopens a closed manager.
+    """
+
+    def __init__(self, alias: str = "default", config: DatabaseSettings | None = None) -> None:
+        self.alias = alias
+        self.config: DatabaseSettings | None = None
+        self.url: DatabaseURL | None = None
+        self._closed = False
+        self._memory: SharedMemoryDatabase | None = None
+        self._async_engine: AsyncEngine | None = None
+        self._sync_engine: Engine | None = None
+        self._async_sessions: async_sessionmaker[AsyncSession] | None = None
+        self._sync_sessions: sessionmaker[Session] | None = None
+        if config is not None:
+            self.init(config)
+
+    def init(self, config: DatabaseSettings | None = None) -> None:
+        """Use ``config`` (or the previous one); engines open lazily on first use."""
+        config = config or self.config
+        if config is None:
+            raise DatabaseNotReadyError(self._not_ready("has no settings"))
+        if self._async_engine or self._sync_engine:
+            raise DatabaseNotReadyError(
+                f"Database {self.alias!r} is already open; await manager.close() first."
+            )
+        self.config = config
+        self.url = parse_database_url(config.URL, f"DATABASES[{self.alias!r}]['URL']")
+        self._closed = False
+
+    def _not_ready(self, why: str) -> str:
+        return (
+            f"Database {self.alias!r} {why}. Call manager.init(config) first, use "
+            f"project.database.databases[{self.alias!r}], or add "
+            "plugins.database.DatabasePlugin to your Litestar app."
+        )
+
+    def _ready(self) -> tuple[DatabaseSettings, DatabaseURL]:
+        if self._closed:
+            raise DatabaseNotReadyError(
+                f"Database {self.alias!r} is closed (manager.close() or app shutdown ran). "
+                "Call manager.init() to open it again."
+            )
+        if self.config is None or self.url is None:
+            raise DatabaseNotReadyError(self._not_ready("is not initialised"))
+        if self._memory is None and is_memory_sqlite(self.url):
+            self._memory = SharedMemoryDatabase()
+        return self.config, self.url
+
+    @property
+    def redacted_url(self) -> str:
+        return self.url.redacted if self.url else "<not configured>"
+
+    @property
+    def async_engine(self) -> AsyncEngine:
+        if self._async_engine is None:
+            config, url = self._ready()
+            engine = create_engines(config, url, self._memory, sync=False)
+            assert isinstance(engine, AsyncEngine)
+            self._async_engine = engine
+        return self._async_engine
+
+    @property
+    def sync_engine(self) -> Engine:
+        if self._sync_engine is None:
+            config, url = self._ready()
+            engine = create_engines(config, url, self._memory, sync=True)
+            assert isinstance(engine, Engine)
+            self._sync_engine = engine
+        return self._sync_engine
+
+    @property
+    def async_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        if self._async_sessions is None or self._async_engine is None:
+            self._async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
+        return self._async_sessions
+
+    @property
+    def sync_sessionmaker(self) -> sessionmaker[Session]:
+        if self._sync_sessions is None or self._sync_engine is None:
+            self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+        return self._sync_sessions
+
+    # --- async side ---------------------------------------------------------
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """An AsyncSession: commit on success, rollback on error, closed on cancellation."""
+        session = self.async_sessionmaker()
+        try:
+            yield session
+            await session.commit()
+        except asyncio.CancelledError:
+            # The connection may be mid-query: drop it rather than reuse it.
+            await asyncio.shield(session.invalidate())
+            raise
+        except BaseException as exc:
+            await asyncio.shield(session.rollback())
+            self._raise_explained(exc)
+        finally:
+            await asyncio.shield(session.close())
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """An AsyncConnection inside a transaction that commits on success."""
+        async with self.async_engine.connect() as connection:
+            try:
+                async with connection.begin():
+                    yield connection
+            except asyncio.CancelledError:
+                await asyncio.shield(connection.invalidate())
+                raise
+            except sa_exc.TimeoutError as exc:
+                self._raise_explained(exc)
+
+    # --- sync side ------------------------------------------------------------
+
+    @contextmanager
+    def sync_session(self) -> Iterator[Session]:
+        """A Session: commit on success, rollback on error."""
+        with self.sync_sessionmaker() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException as exc:
+                session.rollback()
+                self._raise_explained(exc)
+
+    @contextmanager
+    def sync_connect(self) -> Iterator[Connection]:
+        """A Connection inside a transaction that commits on success."""
+        try:
+            with self.sync_engine.begin() as connection:
+                yield connection
+        except sa_exc.TimeoutError as exc:
+            self._raise_explained(exc)
+
+    def _raise_explained(self, exc: BaseException) -> NoReturn:
+        """Re-raise ``exc``; a pool timeout becomes an error that says how to size the pool."""
+        if not isinstance(exc, sa_exc.TimeoutError) or isinstance(exc, PoolExhaustedError):
+            raise exc
+        config, url = self._ready()
+        pool = pool_arguments(config, url)
+        raise PoolExhaustedError(
+            f"Database {self.alias!r}: the connection pool is exhausted. All "
+            f"{pool['pool_size']} connections (+{pool['max_overflow']} overflow) stayed in use "
+            f"for POOL_TIMEOUT={config.POOL_TIMEOUT}s. Raise POOL_SIZE or MAX_OVERFLOW "
+            f"(APP_DATABASES__{self.alias.upper()}__POOL_SIZE), keep sessions shorter, or "
+            "limit concurrency; the server's max_connections must cover every process's pools."
+        ) from exc
+
+    # --- lifecycle and health -------------------------------------------------
+
+    async def close(self) -> None:
+        """Dispose both engines. Harmless when already closed."""
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+        self.close_sync()
+
+    def close_sync(self) -> None:
+        """Dispose both engines from sync code (the async pool is dropped without awaiting)."""
+        if self._async_engine is not None:
+            self._async_engine.sync_engine.pool.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+        if self._memory is not None:
+            self._memory.close()
+        self._async_engine = self._sync_engine = None
+        self._async_sessions = self._sync_sessions = None
+        self._memory = None
+        self._closed = self.config is not None
+
+    def check(self) -> CheckResult:
+        """Run a trivial query through the sync driver."""
+        started = time.perf_counter()
+        try:
+            with self.sync_engine.connect() as connection:
+                version = connection.execute(text(self._version_query())).scalar_one()
+        except Exception as exc:
+            return self._result("sync", started, error=str(diagnose(exc)))
+        return self._result("sync", started, version=str(version))
+
+    async def acheck(self) -> CheckResult:
+        """Run a trivial query through the async driver."""
+        started = time.perf_counter()
+        try:
+            async with self.async_engine.connect() as connection:
+                version = (await connection.execute(text(self._version_query()))).scalar_one()
+        except Exception as exc:
+            return self._result("async", started, error=str(diagnose(exc)))
+        return self._result("async", started, version=str(version))
+
+    def _version_query(self) -> str:
+        _, url = self._ready()
+        return _VERSION_QUERY[url.family]
+
+    def _result(
+        self, side: Literal["sync", "async"], started: float, version: str = "", error: str = ""
+    ) -> CheckResult:
+        return CheckResult(
+            alias=self.alias,
+            side=side,
+            ok=not error,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            url=redact_text(self.url.sync_url if side == "sync" else self.url.async_url)
+            if self.url
+            else self.redacted_url,
+            server_version=version,
+            error=error,
+        )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self.config else "not initialised"
+        return f"<DatabaseSessionManager {self.alias!r} {self.redacted_url} ({state})>"

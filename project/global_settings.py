@@ -1,0 +1,50 @@
+"""Framework defaults: the lowest settings layer.
+
+Every known setting is defined here, so ``diffsettings`` can show what a
+project changed. Types are enforced by ``project.schema``.
+"""
+
+from typing import Any
+
+# Turns on Litestar's debug mode (tracebacks in responses). Never in production.
+DEBUG = False
+
+# Secret used to sign data. Production refuses to start when it is empty.
+SECRET_KEY = ""
+
+# Which kind of deployment this is: "development", "test" or "production".
+# "production" refuses DEBUG, an empty SECRET_KEY and a missing DATABASE_URL.
+ENVIRONMENT = "development"
+
+# One entry per database alias; "default" is required. Each entry takes:
+#   URL             str    e.g. postgresql://user:pass@host/db or sqlite:///db.sqlite3
+#   POOL_SIZE       int    5      connections kept open per engine
+#   MAX_OVERFLOW    int    10     extra connections allowed under load
+#   POOL_TIMEOUT    float  30.0   seconds to wait for a free connection
+#   POOL_RECYCLE    int    3600   seconds before a connection is replaced (-1: never)
+#   PRE_PING        bool   False  ping on every checkout (costs a round trip each time)
+#   PING_IDLE_AFTER float  30.0   ping only connections idle longer than this (0: never)
+#   ECHO            bool   False  log every SQL statement
+#   CONNECT_TIMEOUT float  10.0   seconds to establish a connection
+#   OPTIONS         dict   {}     extra keyword arguments for the DB-API driver
+#   TRANSACTION     str    "auto" request transactions: "auto", "atomic" or "autocommit"
+DATABASES: dict[str, dict[str, Any]] = {}
+
+# What the app does when a database is unreachable at startup:
+# "fail" stops startup, "warn" logs a warning, "off" does not check.
+DATABASE_STARTUP_CHECK = "warn"
+
+# Dotted paths of Litestar plugins that create_app() loads (classes or instances).
+PLUGINS: list[str] = ["plugins.database.DatabasePlugin"]
+
+# Dotted paths of route handlers, controllers or routers that create_app() mounts.
+ROUTE_HANDLERS: list[str] = []
+
+# Dotted paths of modules whose SQLAlchemy models the shell imports.
+MODEL_MODULES: list[str] = []
+
+# Packages whose modules each define a click ``command`` for manage.py.
+COMMAND_PACKAGES: list[str] = []
+
+# Alembic configuration file; dbcheck reports whether each database is at head.
+ALEMBIC_CONFIG = ""

@@ -1,0 +1,121 @@
+"""The manage.py command framework.
+
+One module per command under ``project.management.commands`` (and under each
+package in ``COMMAND_PACKAGES``, and each ``project.commands`` entry point),
+each defining a click ``command``. Commands are found without importing them,
+so ``manage.py --help`` stays fast and works when the settings are broken.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import Any
+
+import click
+
+from project.errors import SettingsError
+from project.redact import redact_text
+
+BUILTIN_PACKAGE = "project.management.commands"
+ENTRY_POINT_GROUP = "project.commands"
+
+
+def _command_packages() -> list[str]:
+    """Built-in commands first, then the project's own; broken settings add none."""
+    from project.conf import settings
+
+    try:
+        extra = list(settings.COMMAND_PACKAGES)
+    except (SettingsError, AttributeError):
+        extra = []
+    return [BUILTIN_PACKAGE, *extra]
+
+
+def _find_commands() -> dict[str, str]:
+    """Command name -> "module" or "module:attribute", in precedence order."""
+    found: dict[str, str] = {}
+    for package in reversed(_command_packages()):
+        try:
+            path = importlib.import_module(package).__path__
+        except ImportError:
+            continue
+        for module in pkgutil.iter_modules(path):
+            if not module.name.startswith("_"):
+                found[module.name] = f"{package}.{module.name}"
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry.value)
+    return found
+
+
+def _load_command(target: str) -> click.Command:
+    module_name, _, attribute = target.partition(":")
+    command = getattr(importlib.import_module(module_name), attribute or "command")
+    if not isinstance(command, click.Command):
+        raise click.ClickException(f"{target} does not define a click command named 'command'.")
+    return command
+
+
+class ManagementGroup(click.Group):
+    """A click group whose commands are modules found by convention."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_find_commands())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _find_commands().get(cmd_name)
+        return _load_command(target) if target else None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if self.get_command(ctx, name) is None and not name.startswith("-"):
+            from project.schema import did_you_mean
+
+            guess = did_you_mean(name, self.list_commands(ctx))
+            hint = f" Did you mean {guess!r}?" if guess else ""
+            ctx.fail(f"Unknown command {name!r}.{hint} Run 'manage.py --help' to list commands.")
+        return super().resolve_command(ctx, args)
+
+
+def _use_settings(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        from project.conf import ENVIRONMENT_VARIABLE, settings
+
+        os.environ[ENVIRONMENT_VARIABLE] = value
+        settings.reset()
+
+
+@click.group(cls=ManagementGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--settings",
+    metavar="MODULE",
+    expose_value=False,
+    is_eager=True,
+    callback=_use_settings,
+    help="Settings module to use, e.g. settings.production (default: $SETTINGS_MODULE).",
+)
+def cli() -> None:
+    """Manage the project: settings, database, shell and server."""
+
+
+def execute_from_command_line(argv: Sequence[str] | None = None) -> None:
+    """Run manage.py; a settings problem is one readable paragraph, not a traceback."""
+    try:
+        cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="manage.py")
+    except SettingsError as exc:
+        click.echo(f"Settings error: {redact_text(str(exc))}", err=True)
+        sys.exit(1)
+
+
+def call_command(name: str, *args: str) -> Any:
+    """Run a command from code, as ``manage.py name args`` would, and return its result."""
+    command = cli.get_command(click.Context(cli), name)
+    if command is None:
+        raise click.UsageError(f"Unknown command {name!r}.")
+    return command.main(args=list(args), prog_name=f"manage.py {name}", standalone_mode=False)

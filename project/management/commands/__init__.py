@@ -1,0 +1,1 @@
+"""Built-in manage.py commands: one module per command, each defining ``command``."""

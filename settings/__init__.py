@@ -1,0 +1,1 @@
+"""Settings modules, one per environment; pick one with SETTINGS_MODULE or --settings."""
