@@ -131,7 +131,8 @@ def _sqlite_events(engine: Engine, *, wal: bool) -> None:
     def _on_begin(connection: Any) -> None:
         # Take the write lock up front: a deferred transaction that later
         # writes fails at once with "database is locked" instead of waiting.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _ping_when_idle(engine: Engine, idle_after: float) -> None:

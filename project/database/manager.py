@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
-    async_sessionmaker,
+)
+from sqlalchemy.ext.asyncio import (
+    async_sessionmaker as make_async_sessionmaker,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,8 +73,7 @@ class DatabaseSessionManager:
         self._memory: SharedMemoryDatabase | None = None
         self._async_engine: AsyncEngine | None = None
         self._sync_engine: Engine | None = None
-        self._async_sessions: async_sessionmaker[AsyncSession] | None = None
-        self._sync_sessions: sessionmaker[Session] | None = None
+        self._reset_factories()
         if config is not None:
             self.init(config)
 
@@ -130,17 +131,51 @@ class DatabaseSessionManager:
             self._sync_engine = engine
         return self._sync_engine
 
+    def _reset_factories(self) -> None:
+        self._async_sessions: make_async_sessionmaker[AsyncSession] | None = None
+        self._async_autocommit_sessions: make_async_sessionmaker[AsyncSession] | None = None
+        self._sync_sessions: sessionmaker[Session] | None = None
+        self._sync_autocommit_sessions: sessionmaker[Session] | None = None
+        self._autocommit_engine: AsyncEngine | None = None
+
     @property
-    def async_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        if self._async_sessions is None or self._async_engine is None:
-            self._async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
+    def autocommit_engine(self) -> AsyncEngine:
+        """The async engine in AUTOCOMMIT: no BEGIN/COMMIT round trips around reads."""
+        if self._autocommit_engine is None:
+            self._autocommit_engine = self.async_engine.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        return self._autocommit_engine
+
+    @property
+    def async_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
+        if self._async_sessions is None:
+            self._async_sessions = make_async_sessionmaker(
+                self.async_engine, expire_on_commit=False
+            )
         return self._async_sessions
 
     @property
+    def autocommit_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
+        """Sessions whose statements each commit on their own (no request transaction)."""
+        if self._async_autocommit_sessions is None:
+            self._async_autocommit_sessions = make_async_sessionmaker(
+                self.autocommit_engine, expire_on_commit=False
+            )
+        return self._async_autocommit_sessions
+
+    @property
     def sync_sessionmaker(self) -> sessionmaker[Session]:
-        if self._sync_sessions is None or self._sync_engine is None:
+        if self._sync_sessions is None:
             self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
         return self._sync_sessions
+
+    @property
+    def sync_autocommit_sessionmaker(self) -> sessionmaker[Session]:
+        if self._sync_autocommit_sessions is None:
+            engine = self.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._sync_autocommit_sessions = sessionmaker(engine, expire_on_commit=False)
+        return self._sync_autocommit_sessions
 
     # --- async side ---------------------------------------------------------
 
@@ -227,7 +262,7 @@ class DatabaseSessionManager:
         if self._memory is not None:
             self._memory.close()
         self._async_engine = self._sync_engine = None
-        self._async_sessions = self._sync_sessions = None
+        self._reset_factories()
         self._memory = None
         self._closed = self.config is not None
 

@@ -1,0 +1,1 @@
+"""Litestar plugins, named by dotted path in the ``PLUGINS`` setting."""
