@@ -284,7 +284,7 @@ class DatabasePlugin(InitPluginProtocol):
         message = "Database unreachable at startup: " + "; ".join(failed)
         if mode == "fail":
             raise DatabaseStartupError(
-                message + ". Fix the URL or start the server; set DATABASE_STARTUP_CHECK = 'warn' "
+                message + " Fix the URL or start the server; set DATABASE_STARTUP_CHECK = 'warn' "
                 "to start anyway."
             )
         logger.warning(message)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from advanced_alchemy.exceptions import NotFoundError
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from litestar import Controller, Router, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from project.example.models import Item
@@ -20,7 +22,7 @@ def _out(item: Item) -> ItemOut:
     return ItemOut(id=item.id, name=item.name, quantity=item.quantity)
 
 
-async def _get(repository: ItemRepository, item_id: int) -> Item:
+async def _get(repository: ItemRepository, item_id: FromPath[int]) -> Item:
     try:
         return await repository.get(item_id)
     except NotFoundError:
@@ -31,23 +33,27 @@ class ItemController(Controller):
     path = "/items"
 
     @get("/")
-    async def list_items(self, db_session: AsyncSession) -> list[ItemOut]:
+    async def list_items(self, db_session: NamedDependency[AsyncSession]) -> list[ItemOut]:
         items = await ItemRepository(session=db_session).list(order_by=Item.id.asc())
         return [_out(item) for item in items]
 
     @get("/{item_id:int}")
-    async def get_item(self, db_session: AsyncSession, item_id: int) -> ItemOut:
+    async def get_item(
+        self, db_session: NamedDependency[AsyncSession], item_id: FromPath[int]
+    ) -> ItemOut:
         return _out(await _get(ItemRepository(session=db_session), item_id))
 
     @post("/")
-    async def create_item(self, db_session: AsyncSession, data: ItemIn) -> ItemOut:
+    async def create_item(self, db_session: NamedDependency[AsyncSession], data: ItemIn) -> ItemOut:
         item = await ItemRepository(session=db_session).add(
             Item(name=data.name, quantity=data.quantity)
         )
         return _out(item)
 
     @patch("/{item_id:int}")
-    async def update_item(self, db_session: AsyncSession, item_id: int, data: ItemPatch) -> ItemOut:
+    async def update_item(
+        self, db_session: NamedDependency[AsyncSession], item_id: FromPath[int], data: ItemPatch
+    ) -> ItemOut:
         repository = ItemRepository(session=db_session)
         item = await _get(repository, item_id)
         if data.name is not None:
@@ -57,7 +63,9 @@ class ItemController(Controller):
         return _out(await repository.update(item))
 
     @delete("/{item_id:int}")
-    async def delete_item(self, db_session: AsyncSession, item_id: int) -> None:
+    async def delete_item(
+        self, db_session: NamedDependency[AsyncSession], item_id: FromPath[int]
+    ) -> None:
         repository = ItemRepository(session=db_session)
         await _get(repository, item_id)
         await repository.delete(item_id)

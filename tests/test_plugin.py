@@ -1,0 +1,382 @@
+"""DatabasePlugin end to end, through Litestar's test client, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio.to_thread
+import psycopg2
+import pytest
+from litestar import Litestar, Response, get, post
+from litestar.response import Stream
+from litestar.testing import AsyncTestClient
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
+
+from plugins.database import DatabasePlugin, DatabasePluginConfig, DatabaseStartupError
+from project.database import DatabaseRegistry
+from project.schema import DatabaseSettings
+
+APP_NAME = "project-plugin-tests"
+
+
+def _config(url: str, **options: Any) -> DatabaseSettings:
+    if url.startswith("postgresql"):
+        options.setdefault(
+            "OPTIONS",
+            {
+                "async": {"server_settings": {"application_name": APP_NAME}},
+                "sync": {"application_name": APP_NAME},
+            },
+        )
+    return DatabaseSettings(URL=url, **options)
+
+
+def _fresh_table(url: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    registry = DatabaseRegistry({"default": _config(url)})
+    with registry["default"].sync_connect() as connection:
+        connection.execute(text(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, name TEXT)"))
+    yield name
+    with registry["default"].sync_connect() as connection:
+        connection.execute(text(f"DROP TABLE {name}"))
+    registry.reset()
+
+
+@pytest.fixture
+def table(database_url: str) -> Iterator[str]:
+    """A fresh table ``(id int primary key, name text)`` for this test only."""
+    yield from _fresh_table(database_url)
+
+
+@pytest.fixture
+def pg_table(postgres_url: str) -> Iterator[str]:
+    """The same, on PostgreSQL only."""
+    yield from _fresh_table(postgres_url)
+
+
+def _count(url: str, table: str) -> int:
+    registry = DatabaseRegistry({"default": _config(url)})
+    with registry["default"].sync_connect() as connection:
+        count = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    registry.reset()
+    return int(count)
+
+
+def _app(url: str, handlers: list[Any], **config: Any) -> tuple[Litestar, DatabasePlugin]:
+    databases = config.pop("databases", None) or {"default": _config(url)}
+    plugin = DatabasePlugin(DatabasePluginConfig(databases=databases, **config))
+    return Litestar(route_handlers=handlers, plugins=[plugin]), plugin
+
+
+def _insert(table: str, row_id: int) -> Any:
+    return text(f"INSERT INTO {table} (id, name) VALUES ({row_id}, 'x')")
+
+
+async def test_sessions_connections_and_registry_are_injected(database_url: str) -> None:
+    @get("/all")
+    async def everything(
+        db_session: AsyncSession, db_connection: AsyncConnection, db: DatabaseRegistry
+    ) -> dict[str, Any]:
+        one = await db_session.scalar(text("SELECT 1"))
+        two = (await db_connection.execute(text("SELECT 2"))).scalar_one()
+        return {"one": one, "two": two, "aliases": list(db)}
+
+    @get("/sync", sync_to_thread=True)
+    def sync_handler(db_sync_session: Session) -> int:
+        return int(db_sync_session.execute(text("SELECT 3")).scalar_one())
+
+    app, _ = _app(database_url, [everything, sync_handler])
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/all")).json() == {"one": 1, "two": 2, "aliases": ["default"]}
+        assert (await client.get("/sync")).json() == 3
+
+
+async def test_another_alias_is_injected_under_its_own_key(
+    database_url: str, tmp_path: Any
+) -> None:
+    @get("/replica")
+    async def replica(db_session_replica: AsyncSession, db_session: AsyncSession) -> list[str]:
+        bind = [str(s.bind.url.database) for s in (db_session, db_session_replica)]
+        return bind
+
+    other = f"sqlite:///{tmp_path / 'replica.sqlite3'}"
+    databases = {"default": _config(database_url), "replica": _config(other)}
+    app, _ = _app(database_url, [replica], databases=databases)
+    async with AsyncTestClient(app) as client:
+        names = (await client.get("/replica")).json()
+    assert names[1].endswith("replica.sqlite3")
+    assert names[0] != names[1]
+
+
+async def test_atomic_commits_below_400_and_rolls_back_otherwise(
+    database_url: str, table: str
+) -> None:
+    @post("/ok/{row_id:int}")
+    async def ok(db_session: AsyncSession, row_id: int) -> None:
+        await db_session.execute(_insert(table, row_id))
+
+    @post("/refused/{row_id:int}")
+    async def refused(db_session: AsyncSession, row_id: int) -> Response[str]:
+        await db_session.execute(_insert(table, row_id))
+        return Response("no", status_code=422)
+
+    @post("/boom/{row_id:int}")
+    async def boom(db_session: AsyncSession, row_id: int) -> None:
+        await db_session.execute(_insert(table, row_id))
+        raise RuntimeError("handler failed")
+
+    app, _ = _app(database_url, [ok, refused, boom])
+    async with AsyncTestClient(app) as client:
+        assert (await client.post("/ok/1")).status_code == 201
+        assert (await client.post("/refused/2")).status_code == 422
+        assert (await client.post("/boom/3")).status_code == 500
+    assert _count(database_url, table) == 1
+
+
+async def test_auto_mode_reads_without_a_request_transaction(database_url: str, table: str) -> None:
+    """GET runs in autocommit: a write inside it stays even when the response is 4xx.
+
+    The route opt ``transaction="atomic"`` turns the request transaction back on.
+    """
+
+    @get("/autocommit/{row_id:int}")
+    async def autocommit(db_session: AsyncSession, row_id: int) -> Response[str]:
+        await db_session.execute(_insert(table, row_id))
+        return Response("kept", status_code=400)
+
+    @get("/atomic/{row_id:int}", opt={"transaction": "atomic"})
+    async def atomic(db_session: AsyncSession, row_id: int) -> Response[str]:
+        await db_session.execute(_insert(table, row_id))
+        return Response("dropped", status_code=400)
+
+    app, _ = _app(database_url, [autocommit, atomic])
+    async with AsyncTestClient(app) as client:
+        await client.get("/autocommit/1")
+        await client.get("/atomic/2")
+    assert _count(database_url, table) == 1
+
+
+async def test_transaction_setting_autocommit_leaves_commits_to_the_handler(
+    database_url: str, table: str
+) -> None:
+    @post("/{row_id:int}")
+    async def insert(db_session: AsyncSession, row_id: int) -> Response[str]:
+        await db_session.execute(_insert(table, row_id))
+        return Response("kept", status_code=400)
+
+    databases = {"default": _config(database_url, TRANSACTION="autocommit")}
+    app, _ = _app(database_url, [insert], databases=databases)
+    async with AsyncTestClient(app) as client:
+        assert (await client.post("/7")).status_code == 400
+    assert _count(database_url, table) == 1
+
+
+@pytest.fixture
+def deferred_table(postgres_url: str) -> Iterator[str]:
+    """A table whose unique constraint is checked only at COMMIT."""
+    name = f"d_{uuid.uuid4().hex[:12]}"
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {name} (id int, name text, "
+            "CONSTRAINT {name}_u UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)".replace("{name}", name)
+        )
+    yield name
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {name}")
+
+
+async def test_a_commit_that_fails_is_a_409_not_a_2xx(
+    postgres_url: str, deferred_table: str
+) -> None:
+    @post("/twice")
+    async def twice(db_session: AsyncSession) -> dict[str, str]:
+        await db_session.execute(_insert(deferred_table, 1))
+        await db_session.execute(_insert(deferred_table, 1))  # violation found at COMMIT
+        return {"status": "looks fine to the handler"}
+
+    app, _ = _app(postgres_url, [twice])
+    async with AsyncTestClient(app) as client:
+        response = await client.post("/twice")
+    assert response.status_code == 409
+    assert "constraint" in response.json()["detail"]
+    assert _count(postgres_url, deferred_table) == 0
+
+
+async def test_a_connection_lost_before_commit_is_a_503(postgres_url: str, pg_table: str) -> None:
+    table = pg_table
+
+    @post("/lost")
+    async def lost(db_session: AsyncSession) -> None:
+        await db_session.execute(_insert(table, 1))
+        pid = await db_session.scalar(text("SELECT pg_backend_pid()"))
+        with psycopg2.connect(postgres_url) as other, other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        await asyncio.sleep(0.05)
+
+    @get("/after")
+    async def after(db_session: AsyncSession) -> int:
+        return int(await db_session.scalar(text("SELECT 1")) or 0)
+
+    app, _ = _app(postgres_url, [lost, after])
+    async with AsyncTestClient(app) as client:
+        assert (await client.post("/lost")).status_code == 503
+        # The app recovers without a restart: the dead connection was dropped.
+        assert (await client.get("/after")).json() == 1
+    assert _count(postgres_url, table) == 0
+
+
+async def test_a_streaming_body_may_use_the_session_and_returns_its_connection(
+    database_url: str,
+) -> None:
+    @get("/stream")
+    async def stream(db_session: AsyncSession) -> Stream:
+        async def body() -> AsyncIterator[bytes]:
+            for number in range(3):
+                value = await db_session.scalar(text(f"SELECT {number}"))
+                yield f"{value}\n".encode()
+
+        return Stream(body())
+
+    app, plugin = _app(database_url, [stream])
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/stream")
+        assert response.text == "0\n1\n2\n"
+        assert plugin.registry["default"].async_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_handler_without_a_session_costs_no_database_work(database_url: str) -> None:
+    @get("/plain")
+    async def plain() -> str:
+        return "no database"
+
+    app, plugin = _app(database_url, [plain], startup_check="off")
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/plain")).text == "no database"
+        manager = plugin.registry["default"]
+        assert manager._async_engine is None
+        assert manager._sync_engine is None
+
+
+async def test_async_handlers_make_no_thread_hops(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops: list[object] = []
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def counting_run_sync(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await real_run_sync(func, *args, **kwargs)
+
+    @post("/write")
+    async def write(db_session: AsyncSession) -> int:
+        return int(await db_session.scalar(text("SELECT 1")) or 0)
+
+    @post("/sync-write", sync_to_thread=True)
+    def sync_write(db_sync_session: Session) -> int:
+        return int(db_sync_session.execute(text("SELECT 1")).scalar_one())
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting_run_sync)
+    app, _ = _app(database_url, [write, sync_write])
+    async with AsyncTestClient(app) as client:
+        await client.post("/write")
+        assert hops == []
+        await client.post("/sync-write")
+        assert hops  # the sync session is committed and closed off the event loop
+
+
+def _our_connections(url: str) -> int:
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (APP_NAME,)
+        )
+        return int(cursor.fetchone()[0])  # type: ignore[index]
+
+
+async def test_shutdown_disposes_every_engine_of_every_alias_and_app(postgres_url: str) -> None:
+    @get("/both")
+    async def both(primary: AsyncSession, primary_secondary: AsyncSession, other: Session) -> str:
+        await primary.scalar(text("SELECT 1"))
+        await primary_secondary.scalar(text("SELECT 1"))
+        return "ok"
+
+    @get("/sync", sync_to_thread=True)
+    def sync_both(other: Session, other_secondary: Session) -> str:
+        other.execute(text("SELECT 1"))
+        other_secondary.execute(text("SELECT 1"))
+        return "ok"
+
+    for _ in range(10):
+        databases = {"default": _config(postgres_url), "secondary": _config(postgres_url)}
+        app, _ = _app(
+            postgres_url,
+            [both, sync_both],
+            databases=databases,
+            session_key="primary",
+            sync_session_key="other",
+        )
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/both")).status_code == 200
+            assert (await client.get("/sync")).status_code == 200
+            assert _our_connections(postgres_url) >= 2
+    await asyncio.sleep(0.2)
+    assert _our_connections(postgres_url) == 0
+
+
+async def test_idle_connections_are_pinged_and_replaced_when_dead(postgres_url: str) -> None:
+    @get("/pid")
+    async def pid(db_session: AsyncSession) -> int:
+        return int(await db_session.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+    databases = {"default": _config(postgres_url, PING_IDLE_AFTER=0.05, POOL_SIZE=1)}
+    app, _ = _app(postgres_url, [pid], databases=databases)
+    async with AsyncTestClient(app) as client:
+        first = (await client.get("/pid")).json()
+        with psycopg2.connect(postgres_url) as other, other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (first,))
+        await asyncio.sleep(0.1)
+        response = await client.get("/pid")
+        assert response.status_code == 200
+        assert response.json() != first
+
+
+async def test_startup_check_fail_stops_the_app_with_a_clear_message() -> None:
+    url = "postgresql://app:hunter2@127.0.0.1:1/nothing"
+    app, _ = _app(url, [], startup_check="fail", databases={"default": DatabaseSettings(URL=url)})
+    with pytest.raises(BaseException) as caught:  # noqa: PT011 - the server wraps it in a group
+        async with AsyncTestClient(app):
+            pass
+    error = caught.value
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    assert isinstance(error, DatabaseStartupError)
+    message = str(error)
+    assert "connection refused" in message
+    assert "hunter2" not in message
+
+
+async def test_startup_check_warn_logs_and_starts(capfd: pytest.CaptureFixture[str]) -> None:
+    @get("/up")
+    async def up() -> str:
+        return "up"
+
+    url = "postgresql://app:hunter2@127.0.0.1:1/nothing"
+    app, _ = _app(url, [up], startup_check="warn", databases={"default": DatabaseSettings(URL=url)})
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/up")).text == "up"
+    logged = capfd.readouterr().err
+    assert "Database unreachable at startup" in logged
+    assert "hunter2" not in logged
+
+
+def test_connection_is_not_used_by_sync_fixture_helpers(database_url: str) -> None:
+    """The helpers above open their own registries; they leave nothing open."""
+    registry = DatabaseRegistry({"default": _config(database_url)})
+    with registry["default"].sync_connect() as connection:
+        assert isinstance(connection, Connection)
+    registry.reset()
+    assert registry._managers is None
