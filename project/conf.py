@@ -119,10 +119,13 @@ class override_settings:
         self.values = values
 
     def __enter__(self) -> None:
-        self._token = _overrides.set((*_overrides.get(), _validated_overlay(self.values)))
+        self._overlay = _validated_overlay(self.values)
+        _overrides.set((*_overrides.get(), self._overlay))
 
     def __exit__(self, *exc_info: object) -> None:
-        _overrides.reset(self._token)
+        # Remove this overlay rather than reset a token: a pytest fixture may exit
+        # it in another context than the async test that entered it.
+        _overrides.set(tuple(o for o in _overrides.get() if o is not self._overlay))
 
     def __call__(self, func: F) -> F:
         if inspect.iscoroutinefunction(func):

@@ -79,9 +79,12 @@ def show_path(path: SettingPath) -> str:
 
 
 def deep_merge(base: Any, update: Any) -> Any:
-    """``update`` over ``base``, merging dicts key by key instead of replacing them."""
-    if isinstance(base, Mapping) and isinstance(update, Mapping):
-        merged = dict(base)
+    """``update`` over ``base``, merging dicts key by key instead of replacing them.
+
+    Dicts are always copied, so later layers never write into a settings module.
+    """
+    if isinstance(update, Mapping):
+        merged = dict(base) if isinstance(base, Mapping) else {}
         for key, value in update.items():
             merged[key] = deep_merge(merged.get(key), value)
         return merged
@@ -380,8 +383,9 @@ def _validate_databases(value: Any, loaded: LoadedSettings) -> dict[str, Databas
             checked[key] = _checked(loaded, (*path, key), item, DATABASE_FIELDS[key])
         if "URL" not in checked:
             variable = "DATABASE_URL" if alias == "default" else f"APP_DATABASES__{alias}__URL"
+            where = loaded.source_of((*path, *list(entry)[:1]))
             loaded.problems.append(
-                f"Setting {show_path(path)} ({loaded.source_of(path)}) has no URL. Add "
+                f"Setting {show_path(path)} ({where}) has no URL. Add "
                 f"'URL': 'postgresql://user:password@host/name' or set {variable.upper()}."
             )
             continue

@@ -7,8 +7,8 @@ MASK = "********"
 
 _SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|KEY|PASS|API|AUTH|SIGNATURE", re.IGNORECASE)
 # scheme://user:password@host: the password is whatever sits between the first
-# colon after the user and the last "@" before the host.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)[^\s/]*@")
+# colon after the user and the last "@" of the URL (it may hold "/", "@" or "#").
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)\S*@")
 
 
 def is_secret_name(name: str) -> bool:

@@ -146,7 +146,9 @@ def parse_database_url(url: str, setting: str = "DATABASES['default']['URL']") -
     """Map one URL to a sync and an async URL of the same family, or explain why not."""
     shown = redact_text(url)
     supported = ", ".join(
-        f"{family}+{driver}" for family, drivers in _KNOWN_DRIVERS.items() for driver in drivers
+        f"{family}+{driver}"
+        for family, drivers in _KNOWN_DRIVERS.items()
+        for driver in sorted(drivers)
     )
     if not url.strip():
         raise SettingsError(
@@ -187,7 +189,17 @@ def parse_database_url(url: str, setting: str = "DATABASES['default']['URL']") -
         parsed = urlsplit(f"{family}://{rest}")
         parsed.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError as exc:
-        raise SettingsError(f"{setting} = {shown!r} could not be parsed: {exc}.") from None
+        # urllib quotes the bad port, which may be the start of a password.
+        reason = "the port is not a number from 0 to 65535" if "port" in str(exc).lower() else exc
+        raise SettingsError(
+            f"{setting} = {shown!r} could not be parsed: {reason}. If the password "
+            "contains '/', percent-encode it as %2F."
+        ) from None
+    if "@" in parsed.path:
+        raise SettingsError(
+            f"{setting} = {shown!r} has an '@' after the host, so part of the password was "
+            "read as the host. If the password contains '/', percent-encode it as %2F."
+        )
     if family == "postgresql" and not parsed.path.strip("/"):
         raise SettingsError(
             f"{setting} = {shown!r} names no database. Add it after the host: "

@@ -199,15 +199,16 @@ class DatabaseSessionManager:
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """An AsyncConnection inside a transaction that commits on success."""
-        async with self.async_engine.connect() as connection:
-            try:
-                async with connection.begin():
-                    yield connection
-            except asyncio.CancelledError:
-                await asyncio.shield(connection.invalidate())
-                raise
-            except sa_exc.TimeoutError as exc:
-                self._raise_explained(exc)
+        try:
+            async with self.async_engine.connect() as connection:
+                try:
+                    async with connection.begin():
+                        yield connection
+                except asyncio.CancelledError:
+                    await asyncio.shield(connection.invalidate())
+                    raise
+        except sa_exc.TimeoutError as exc:
+            self._raise_explained(exc)
 
     # --- sync side ------------------------------------------------------------
 

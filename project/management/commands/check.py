@@ -10,21 +10,24 @@ import click
 from project.errors import SettingsError
 
 
-def _missing_modules(names: list[str], setting: str) -> list[str]:
-    """Dotted paths whose module cannot be found, checked without importing them."""
-    problems = []
-    for dotted in names:
-        module = dotted
-        while module:
-            try:
-                if importlib.util.find_spec(module) is not None:
-                    break
-            except (ImportError, ValueError):
-                pass
-            module = module.rpartition(".")[0]
-        if not module:
-            problems.append(f"{setting} names {dotted!r}, but no module of that path exists.")
-    return problems
+def _missing_modules(names: list[str], setting: str, *, objects: bool) -> list[str]:
+    """Dotted paths whose module cannot be found, checked without importing that module.
+
+    With ``objects`` the last part names an attribute (``plugins.database.DatabasePlugin``)
+    and only its module is looked up.
+    """
+    return [
+        f"{setting} names {dotted!r}, but no module of that path exists."
+        for dotted in names
+        if not _module_exists(dotted.rpartition(".")[0] if objects else dotted)
+    ]
+
+
+def _module_exists(module: str) -> bool:
+    try:
+        return bool(module) and importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @click.command()
@@ -41,7 +44,8 @@ def command() -> None:
     else:
         errors, warnings = loaded.problems, loaded.warnings
         for setting in ("PLUGINS", "ROUTE_HANDLERS", "MODEL_MODULES"):
-            errors += _missing_modules(list(loaded.values.get(setting, [])), setting)
+            names = list(loaded.values.get(setting, []))
+            errors += _missing_modules(names, setting, objects=setting != "MODEL_MODULES")
     for problem in errors:
         click.echo(f"ERROR: {problem}", err=True)
     for problem in warnings:
