@@ -90,7 +90,7 @@ class _Opened:
     async def close(self) -> None:
         resource = self.resource
         if isinstance(resource, Session):
-            await anyio.to_thread.run_sync(resource.close)
+            await anyio.to_thread.run_sync(resource.close)  # not cancellable by default
         else:
             await asyncio.shield(resource.close())
 
@@ -143,11 +143,10 @@ class _TransactionMiddleware:
         try:
             await self.app(scope, receive, send_after_commit)
         finally:
+            # Closing returns each connection to its pool, which rolls back whatever
+            # was not committed; it is shielded so a client disconnect cannot leak one.
             for item in opened:
-                try:
-                    await item.finish(success=False)
-                finally:
-                    await item.close()
+                await item.close()
 
 
 async def _send_error(send: Send, exc: Exception) -> None:

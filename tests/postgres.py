@@ -48,7 +48,8 @@ class ThrowawayCluster:
         data = self.folder / "data"
         _run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust")
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        _run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(self.folder / "log"), "start")
+        log = str(self.folder / "log")
+        _run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", log, "start")
         _run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "test")
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/test"
 
