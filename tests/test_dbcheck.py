@@ -1,0 +1,192 @@
+"""``manage.py dbcheck``, run as a user runs it, against servers that work and ones that do not."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tests.cli import ROOT, SECRET, manage, password_cluster, with_password
+
+ROLE = "dbcheck_user"
+
+
+@pytest.fixture(scope="module")
+def password_port() -> Iterator[int]:
+    """A server that checks passwords; ROLE's real password is not SECRET."""
+    with password_cluster(ROLE, "the-right-password") as port:
+        yield port
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert SECRET not in result.stdout + result.stderr
+    return result.stdout.splitlines()
+
+
+def test_healthy_database_passes_on_both_sides(database_url: str) -> None:
+    result = manage("dbcheck", database_url=with_password(database_url))
+    assert result.returncode == 0, result.stdout + result.stderr
+    sync, async_ = _lines(result)
+    assert sync.split()[:3] == ["default", "sync", "OK"]
+    assert async_.split()[:3] == ["default", "async", "OK"]
+    version = "SQLite" if database_url.startswith("sqlite") else "15."
+    assert version in sync
+    assert "+asyncpg://" in async_ or "+aiosqlite://" in async_
+    assert "pool " in sync
+    assert "timeout=30s" in sync
+
+
+def test_json_report(database_url: str) -> None:
+    result = manage("dbcheck", "--json", database_url=with_password(database_url))
+    assert result.returncode == 0, result.stderr
+    report = msgspec.json.decode(result.stdout)
+    assert report["ok"] is True
+    (database,) = report["databases"]
+    assert database["alias"] == "default"
+    assert database["pool"]["size"] in (1, 5)  # an in-memory SQLite pool holds one
+    assert [check["side"] for check in database["checks"]] == ["sync", "async"]
+    assert all(check["ok"] and check["server_version"] for check in database["checks"])
+    assert SECRET not in result.stdout
+
+
+def test_closed_port_is_connection_refused(closed_port: int) -> None:
+    url = f"postgresql://someone:{SECRET}@127.0.0.1:{closed_port}/app"
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 1
+    lines = _lines(result)
+    assert lines[0].split()[:3] == ["default", "sync", "FAIL"]
+    assert "postgresql+psycopg2://someone:********@127.0.0.1" in lines[0]
+    assert sum("connection refused. Is the server running" in line for line in lines) == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_password_is_authentication_failed(password_port: int) -> None:
+    url = f"postgresql://{ROLE}:{SECRET}@127.0.0.1:{password_port}/postgres"
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 1
+    lines = _lines(result)
+    assert sum("authentication failed. Check the user and password" in line for line in lines) == 2
+
+
+def test_right_password_passes(password_port: int) -> None:
+    url = f"postgresql://{ROLE}:the-right-password@127.0.0.1:{password_port}/postgres"
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 0, result.stdout
+    assert "the-right-password" not in result.stdout + result.stderr
+
+
+def test_missing_database(postgres_url: str) -> None:
+    url = with_password(postgres_url.rsplit("/", 1)[0] + "/no_such_database_here")
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 1
+    lines = _lines(result)
+    assert sum("the database does not exist. Create it" in line for line in lines) == 2
+
+
+def test_silent_server_times_out() -> None:
+    with socket.socket() as silent:  # accepts connections and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        url = f"postgresql://someone:{SECRET}@127.0.0.1:{port}/app"
+        result = manage("dbcheck", "--timeout", "1", database_url=url)
+    assert result.returncode == 1
+    assert sum("timed out" in line for line in _lines(result)) == 2
+
+
+def test_wait_retries_until_time_runs_out(closed_port: int) -> None:
+    url = f"postgresql://someone:{SECRET}@127.0.0.1:{closed_port}/app"
+    result = manage("dbcheck", "--wait", "1.5", "--json", database_url=url)
+    assert result.returncode == 1
+    report = msgspec.json.decode(result.stdout)
+    assert report["attempts"] >= 2
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_each_alias_is_reported_and_database_narrows(postgres_url: str, closed_port: int) -> None:
+    replica = f"postgresql://x:{SECRET}@127.0.0.1:{closed_port}/r"
+    everything = manage("dbcheck", database_url=postgres_url, APP_DATABASES__REPLICA__URL=replica)
+    assert everything.returncode == 1
+    statuses = {tuple(line.split()[:3]) for line in _lines(everything) if "FAIL" in line}
+    assert statuses == {("replica", "sync", "FAIL"), ("replica", "async", "FAIL")}
+
+    narrowed = manage(
+        "dbcheck",
+        "--database",
+        "default",
+        database_url=postgres_url,
+        APP_DATABASES__REPLICA__URL=replica,
+    )
+    assert narrowed.returncode == 0
+    assert all(line.startswith("default") for line in _lines(narrowed))
+
+
+def test_unknown_alias_suggests_the_right_one() -> None:
+    result = manage("dbcheck", "--database", "defualt")
+    assert result.returncode == 2
+    assert "Did you mean 'default'?" in result.stderr
+
+
+def _alembic_project(folder: Path) -> tuple[Path, str]:
+    """An Alembic config with one revision; returns the ini file and the revision id."""
+    versions = folder / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0001_first.py").write_text(
+        'revision = "0001first"\ndown_revision = None\n'
+        "def upgrade():\n    pass\ndef downgrade():\n    pass\n"
+    )
+    ini = folder / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {folder / 'migrations'}\n")
+    return ini, "0001first"
+
+
+def test_reports_the_migration_revision(tmp_path: Path) -> None:
+    ini, revision = _alembic_project(tmp_path)
+    database = tmp_path / "app.sqlite3"
+    url = f"sqlite:///{database}"
+
+    behind = manage("dbcheck", database_url=url, APP_ALEMBIC_CONFIG=str(ini))
+    assert behind.returncode == 0, behind.stdout
+    assert f"NOT at the latest revision (database: none; latest: {revision})" in behind.stdout
+
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        connection.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+    current = manage("dbcheck", database_url=url, APP_ALEMBIC_CONFIG=str(ini))
+    assert f"migrations: at the latest revision ({revision})" in current.stdout
+
+    broken = manage("dbcheck", database_url=url, APP_ALEMBIC_CONFIG=str(tmp_path / "nope.ini"))
+    assert broken.returncode == 1
+    assert "cannot read ALEMBIC_CONFIG" in broken.stdout
+
+
+def test_dbcheck_and_help_do_not_import_litestar() -> None:
+    probe = textwrap.dedent(
+        """
+        import sys
+        from project.management import call_command, cli
+        cli.main(["--help"], standalone_mode=False)
+        after_help = sorted(m for m in ("litestar", "sqlalchemy") if m in sys.modules)
+        call_command("dbcheck")
+        print(after_help, "litestar" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[] False"

@@ -1,0 +1,61 @@
+"""``manage.py runserver``: uvicorn serving project.app, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.cli import ROOT, SECRET, with_password
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str, within: float = 20) -> dict[str, object]:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return dict(json.load(response))
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("reload", [False, True], ids=["plain", "reload"])
+def test_serves_the_app_until_ctrl_c(database_url: str, reload: bool) -> None:
+    port = _free_port()
+    env = {**os.environ, "SETTINGS_MODULE": "settings.test"}
+    env["DATABASE_URL"] = with_password(database_url)
+    argv = [sys.executable, "manage.py", "runserver", "--port", str(port)]
+    server = subprocess.Popen(
+        argv + ["--reload"] * reload,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        health = _get(f"http://127.0.0.1:{port}/health/db")
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=20)
+    assert health["status"] == "ok", health
+    assert server.returncode == 0, output
+    assert f"on http://127.0.0.1:{port}" in output
+    assert "Application shutdown complete" in output
+    assert SECRET not in output + json.dumps(health)
