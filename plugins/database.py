@@ -78,21 +78,29 @@ class _Opened:
         if self.finished:
             return
         self.finished = True
+        if not self.atomic:
+            return  # autocommit: nothing to end; close() hands the connection back
         resource = self.resource
         if isinstance(resource, Session):
             if resource.in_transaction():
-                action = resource.commit if self.atomic and success else resource.rollback
-                await anyio.to_thread.run_sync(action)
+                await anyio.to_thread.run_sync(resource.commit if success else resource.rollback)
             return
         if resource.in_transaction():
-            await (resource.commit() if self.atomic and success else resource.rollback())
+            await (resource.commit() if success else resource.rollback())
 
     async def close(self) -> None:
         resource = self.resource
         if isinstance(resource, Session):
             await anyio.to_thread.run_sync(resource.close)  # not cancellable by default
-        else:
+        elif _being_cancelled():
             await asyncio.shield(resource.close())
+        else:
+            await resource.close()
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _error_status(exc: BaseException) -> int:

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from project.database.pool import FairAsyncQueuePool
 from project.schema import DatabaseSettings, DatabaseURL
 
 _LAST_USED = "project_last_used"
@@ -89,8 +90,13 @@ def create_engines(
     memory: SharedMemoryDatabase | None,
     *,
     sync: bool,
+    autocommit: bool = False,
 ) -> Engine | AsyncEngine:
-    """The sync (``sync=True``) or async engine for one database entry."""
+    """The sync (``sync=True``) or async engine for one database entry.
+
+    ``autocommit=True`` makes every connection of the engine AUTOCOMMIT, so
+    checkouts skip the isolation-level switch an execution option would cost.
+    """
     side = "sync" if sync else "async"
     if memory is not None:
         target = memory.url("pysqlite" if sync else "aiosqlite")
@@ -102,8 +108,12 @@ def create_engines(
         "connect_args": _connect_args(config, url, side),
         **pool_arguments(config, url),
     }
-    if memory is not None:
-        arguments["poolclass"] = QueuePool if sync else AsyncAdaptedQueuePool
+    if not sync:
+        arguments["poolclass"] = FairAsyncQueuePool
+    elif memory is not None:
+        arguments["poolclass"] = QueuePool
+    if autocommit:
+        arguments["isolation_level"] = "AUTOCOMMIT"
     if sync:
         engine = create_engine(target, **arguments)
         sync_engine = engine
@@ -111,13 +121,13 @@ def create_engines(
         async_engine = create_async_engine(target, **arguments)
         sync_engine = async_engine.sync_engine
     if url.family == "sqlite":
-        _sqlite_events(sync_engine, wal=memory is None)
+        _sqlite_events(sync_engine, wal=memory is None, immediate=not autocommit)
     if not config.PRE_PING and config.PING_IDLE_AFTER > 0:
         _ping_when_idle(sync_engine, config.PING_IDLE_AFTER)
     return engine if sync else async_engine
 
 
-def _sqlite_events(engine: Engine, *, wal: bool) -> None:
+def _sqlite_events(engine: Engine, *, wal: bool, immediate: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
@@ -126,6 +136,9 @@ def _sqlite_events(engine: Engine, *, wal: bool) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    if not immediate:
+        return
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -140,12 +140,29 @@ class DatabaseSessionManager:
 
     @property
     def autocommit_engine(self) -> AsyncEngine:
-        """The async engine in AUTOCOMMIT: no BEGIN/COMMIT round trips around reads."""
+        """An async engine in AUTOCOMMIT: no BEGIN/COMMIT round trips around reads.
+
+        It has a pool of its own (POOL_SIZE again), so requests without a
+        transaction skip the per-checkout isolation switch and never wait
+        behind writers. An in-memory SQLite database keeps one connection per
+        side, so there it is the async engine with an execution option.
+        """
         if self._autocommit_engine is None:
-            self._autocommit_engine = self.async_engine.execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
+            config, url = self._ready()
+            engine: Engine | AsyncEngine
+            if self._memory is not None:
+                engine = self.async_engine.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                engine = create_engines(config, url, None, sync=False, autocommit=True)
+            assert isinstance(engine, AsyncEngine)
+            self._autocommit_engine = engine
         return self._autocommit_engine
+
+    def _owned_engines(self) -> list[AsyncEngine]:
+        """The async engines this manager created (an option engine shares its parent's pool)."""
+        engines = [self._async_engine, self._autocommit_engine]
+        unique = {id(e.sync_engine.pool): e for e in engines if e is not None}
+        return list(unique.values())
 
     @property
     def async_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
@@ -249,15 +266,15 @@ class DatabaseSessionManager:
     # --- lifecycle and health -------------------------------------------------
 
     async def close(self) -> None:
-        """Dispose both engines. Harmless when already closed."""
-        if self._async_engine is not None:
-            await self._async_engine.dispose()
+        """Dispose every engine. Harmless when already closed."""
+        for engine in self._owned_engines():
+            await engine.dispose()
         self.close_sync()
 
     def close_sync(self) -> None:
-        """Dispose both engines from sync code (the async pool is dropped without awaiting)."""
-        if self._async_engine is not None:
-            self._async_engine.sync_engine.pool.dispose()
+        """Dispose every engine from sync code (async pools are dropped without awaiting)."""
+        for engine in self._owned_engines():
+            engine.sync_engine.pool.dispose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
         if self._memory is not None:
