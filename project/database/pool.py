@@ -116,3 +116,5 @@ class FairAsyncQueuePool(AsyncAdaptedQueuePool):
     """``AsyncAdaptedQueuePool`` on a queue that does not starve its waiters."""
 
     _queue_class: Any = FairAsyncQueue
+    # Log as SQLAlchemy's pools do, under "sqlalchemy" (quiet unless echo_pool is on).
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.FairAsyncQueuePool"

@@ -7,7 +7,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from litestar import Controller, Router, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from project.example.models import Item
@@ -34,7 +34,7 @@ class ItemController(Controller):
 
     @get("/")
     async def list_items(self, db_session: NamedDependency[AsyncSession]) -> list[ItemOut]:
-        items = await ItemRepository(session=db_session).list(order_by=Item.id.asc())
+        items = await ItemRepository(session=db_session).get_many(order_by=Item.id.asc())
         return [_out(item) for item in items]
 
     @get("/{item_id:int}")
@@ -44,7 +44,9 @@ class ItemController(Controller):
         return _out(await _get(ItemRepository(session=db_session), item_id))
 
     @post("/")
-    async def create_item(self, db_session: NamedDependency[AsyncSession], data: ItemIn) -> ItemOut:
+    async def create_item(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[ItemIn]
+    ) -> ItemOut:
         item = await ItemRepository(session=db_session).add(
             Item(name=data.name, quantity=data.quantity)
         )
@@ -52,7 +54,10 @@ class ItemController(Controller):
 
     @patch("/{item_id:int}")
     async def update_item(
-        self, db_session: NamedDependency[AsyncSession], item_id: FromPath[int], data: ItemPatch
+        self,
+        db_session: NamedDependency[AsyncSession],
+        item_id: FromPath[int],
+        data: JSONBody[ItemPatch],
     ) -> ItemOut:
         repository = ItemRepository(session=db_session)
         item = await _get(repository, item_id)
