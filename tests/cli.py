@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.postgres import ThrowawayCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "Pw-s3cret-Do-Not-Print"
@@ -58,37 +58,12 @@ def password_cluster(role: str, password: str) -> Iterator[int]:
     """
     if not (shutil.which("initdb") and shutil.which("pg_ctl")):
         pytest.skip("a password-checking server needs initdb and pg_ctl")
-    folder = Path(tempfile.mkdtemp(prefix="project-scram-"))
-    as_owner: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root; the cluster belongs to "postgres"
-        shutil.chown(folder, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = folder / "data"
     try:
-        _run(*as_owner, "initdb", "-D", str(data), "-U", "postgres", "--auth-host=scram-sha-256")
-        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-        _run(
-            *as_owner, "pg_ctl", "-D", str(data), "-o", options, "-w", "-l", f"{data}.log", "start"
-        )
+        cluster = ThrowawayCluster(auth="scram-sha-256")
     except (subprocess.CalledProcessError, OSError) as exc:
-        shutil.rmtree(folder, ignore_errors=True)
         pytest.skip(f"could not start a password-checking PostgreSQL cluster: {exc}")
-    psql = ["psql", "-h", str(folder), "-p", str(port), "-U", "postgres", "-d", "postgres", "-c"]
     try:
-        _run(*psql, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        yield port
+        cluster.psql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        yield cluster.port
     finally:
-        _run(*psql, f"DROP ROLE IF EXISTS {role}")
-        _run(*as_owner, "pg_ctl", "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run(*command: str) -> None:
-    subprocess.run(command, check=True, capture_output=True, timeout=60)
+        cluster.stop()

@@ -29,34 +29,59 @@ def _answers(url: str) -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def _run(*command: str) -> None:
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
 
 
 class ThrowawayCluster:
-    """A PostgreSQL cluster in a temporary folder, for machines without a server."""
+    """A PostgreSQL cluster in a temporary folder, listening on 127.0.0.1.
 
-    def __init__(self) -> None:
+    ``auth`` is the method for TCP clients ("trust", or "scram-sha-256" to test
+    passwords); the socket in the folder always trusts. As root, the cluster
+    belongs to the "postgres" user, since initdb refuses to run as root.
+    """
+
+    def __init__(self, auth: str = "trust") -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="project-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
+        self._as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+            self._as_owner = ["runuser", "-u", "postgres", "--"]
         data = self.folder / "data"
-        _run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust")
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        log = str(self.folder / "log")
-        _run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", log, "start")
-        _run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "test")
+        try:
+            self._own("initdb", "-D", str(data), "-U", "postgres", f"--auth-host={auth}")
+            options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+            log = f"{data}.log"
+            self._own("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", log, "start")
+            self.psql("CREATE DATABASE test")
+        except BaseException:
+            self.stop()
+            raise
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/test"
 
+    def _own(self, *command: str) -> None:
+        _run(*self._as_owner, *command)
+
+    def psql(self, sql: str) -> None:
+        """Run ``sql`` as the superuser, through the trusted socket."""
+        _run("psql", "-h", str(self.folder), "-p", str(self.port), "-U", "postgres",
+             "-d", "postgres", "-c", sql)  # fmt: skip
+
     def stop(self) -> None:
-        subprocess.run(
-            ["pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "stop"], capture_output=True
-        )
+        data = self.folder / "data"
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                [*self._as_owner, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
+                capture_output=True,
+            )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,7 @@ import urllib.request
 import pytest
 
 from tests.cli import ROOT, SECRET, with_password
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.postgres import free_port
 
 
 def _get(url: str, within: float = 20) -> dict[str, object]:
@@ -37,7 +31,7 @@ def _get(url: str, within: float = 20) -> dict[str, object]:
 
 @pytest.mark.parametrize("reload", [False, True], ids=["plain", "reload"])
 def test_serves_the_app_until_ctrl_c(database_url: str, reload: bool) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SETTINGS_MODULE": "settings.test"}
     env["DATABASE_URL"] = with_password(database_url)
     argv = [sys.executable, "manage.py", "runserver", "--port", str(port)]
