@@ -207,6 +207,41 @@ async def test_a_commit_that_fails_is_a_409_not_a_2xx(
     assert _count(postgres_url, deferred_table) == 0
 
 
+@pytest.fixture
+def serialization_failing_table(postgres_url: str) -> Iterator[str]:
+    """A table whose every transaction fails at COMMIT with a serialization failure."""
+    name = f"s_{uuid.uuid4().hex[:12]}"
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {name} (id int, name text)")
+        cursor.execute(
+            f"CREATE FUNCTION {name}_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END $$"
+        )
+        cursor.execute(
+            f"CREATE CONSTRAINT TRIGGER {name}_at_commit AFTER INSERT ON {name} "
+            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {name}_fail()"
+        )
+    yield name
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {name}")
+        cursor.execute(f"DROP FUNCTION {name}_fail()")
+
+
+async def test_a_serialization_failure_at_commit_is_a_500(
+    postgres_url: str, serialization_failing_table: str
+) -> None:
+    @post("/insert")
+    async def insert(db_session: AsyncSession) -> dict[str, str]:
+        await db_session.execute(_insert(serialization_failing_table, 1))
+        return {"status": "looks fine to the handler"}
+
+    app, _ = _app(postgres_url, [insert])
+    async with AsyncTestClient(app) as client:
+        response = await client.post("/insert")
+    assert response.status_code == 500
+    assert _count(postgres_url, serialization_failing_table) == 0
+
+
 async def test_a_connection_lost_before_commit_is_a_503(postgres_url: str, pg_table: str) -> None:
     table = pg_table
 
