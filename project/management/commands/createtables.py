@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import click
 
+from project.management.options import database_option
 
-@click.command()
-@click.option(
-    "--database",
-    "aliases",
-    multiple=True,
-    metavar="ALIAS",
-    help="Create the tables on this alias only (repeatable; default: every alias).",
-)
+
+@click.command(params=[database_option("Create the tables on")])
 def command(aliases: tuple[str, ...]) -> None:
     """Create the missing tables of the MODEL_MODULES models.
 

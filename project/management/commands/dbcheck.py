@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 import msgspec
 
+from project.management.options import database_option
+
 if TYPE_CHECKING:
     from project.database import CheckResult, DatabaseSessionManager
     from project.schema import DatabaseSettings
@@ -262,14 +264,7 @@ def _selected(aliases: tuple[str, ...]) -> dict[str, Any]:
     return {alias: configs[alias] for alias in aliases} if aliases else configs
 
 
-@click.command()
-@click.option(
-    "--database",
-    "aliases",
-    multiple=True,
-    metavar="ALIAS",
-    help="Check only this alias (repeatable; default: every alias).",
-)
+@click.command(params=[database_option("Check")])
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
