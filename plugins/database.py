@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import anyio.to_thread
 import msgspec
@@ -41,6 +41,7 @@ logger = logging.getLogger("project.database")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _OPEN = "project.database.open"  # scope key: what this request opened
+SessionT = TypeVar("SessionT", AsyncSession, Session)
 
 
 @dataclass
@@ -65,7 +66,7 @@ class DatabaseStartupError(SettingsError):
     """A database was unreachable at startup and DATABASE_STARTUP_CHECK is "fail"."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Opened:
     """One session or connection a request opened, and how to end it."""
 
@@ -152,7 +153,8 @@ class _TransactionMiddleware:
             await self.app(scope, receive, send_after_commit)
         finally:
             # Closing returns each connection to its pool, which rolls back whatever
-            # was not committed; it is shielded so a client disconnect cannot leak one.
+            # was not committed; while the request is being cancelled (a client
+            # disconnect) the close is shielded so that it still completes.
             for item in opened:
                 await item.close()
 
@@ -187,11 +189,15 @@ def _opened(scope: Scope) -> list[_Opened]:
 
 
 def _session_provider(
-    manager: DatabaseSessionManager, opt_key: str
-) -> Callable[[Scope], Awaitable[AsyncSession]]:
-    async def provide_session(scope: Scope) -> AsyncSession:
+    manager: DatabaseSessionManager,
+    opt_key: str,
+    factory: Callable[[bool], Callable[[], SessionT]],
+) -> Callable[[Scope], SessionT]:
+    """A provider of ``factory(atomic)()``: a plain function, so Litestar calls it inline."""
+
+    def provide_session(scope: Scope) -> SessionT:
         atomic = _is_atomic(scope, manager, opt_key)
-        session = (manager.async_sessionmaker if atomic else manager.autocommit_sessionmaker)()
+        session = factory(atomic)()
         _opened(scope).append(_Opened(session, atomic))
         return session
 
@@ -211,18 +217,6 @@ def _connection_provider(
     return provide_connection
 
 
-def _sync_session_provider(
-    manager: DatabaseSessionManager, opt_key: str
-) -> Callable[[Scope], Session]:
-    def provide_sync_session(scope: Scope) -> Session:
-        atomic = _is_atomic(scope, manager, opt_key)
-        session = (manager.sync_sessionmaker if atomic else manager.sync_autocommit_sessionmaker)()
-        _opened(scope).append(_Opened(session, atomic))
-        return session
-
-    return provide_sync_session
-
-
 class DatabasePlugin(InitPluginProtocol):
     """Starts the engines on app startup, disposes them on shutdown, injects sessions."""
 
@@ -239,12 +233,16 @@ class DatabasePlugin(InitPluginProtocol):
         }
         for alias, manager in registry.items():
             suffix = "" if alias == "default" else f"_{alias}"
-            dependencies[config.session_key + suffix] = Provide(_session_provider(manager, key))
+            dependencies[config.session_key + suffix] = Provide(
+                _session_provider(manager, key, manager.async_sessionmaker_for),
+                sync_to_thread=False,
+            )
             dependencies[config.connection_key + suffix] = Provide(
                 _connection_provider(manager, key)
             )
             dependencies[config.sync_session_key + suffix] = Provide(
-                _sync_session_provider(manager, key), sync_to_thread=False
+                _session_provider(manager, key, manager.sync_sessionmaker_for),
+                sync_to_thread=False,
             )
         app_config.dependencies.update(dependencies)
         app_config.middleware.insert(0, _TransactionMiddleware)

@@ -181,6 +181,14 @@ class DatabaseSessionManager:
             )
         return self._async_autocommit_sessions
 
+    def async_sessionmaker_for(self, transaction: bool) -> make_async_sessionmaker[AsyncSession]:
+        """Sessions in a transaction, or in AUTOCOMMIT (``transaction=False``)."""
+        return self.async_sessionmaker if transaction else self.autocommit_sessionmaker
+
+    def sync_sessionmaker_for(self, transaction: bool) -> sessionmaker[Session]:
+        """The sync counterpart of ``async_sessionmaker_for``."""
+        return self.sync_sessionmaker if transaction else self.sync_autocommit_sessionmaker
+
     @property
     def sync_sessionmaker(self) -> sessionmaker[Session]:
         if self._sync_sessions is None:
