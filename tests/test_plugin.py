@@ -284,6 +284,46 @@ async def test_a_streaming_body_may_use_the_session_and_returns_its_connection(
         assert plugin.registry["default"].async_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+async def test_a_request_cancelled_mid_handler_returns_its_connection(
+    database_url: str, table: str
+) -> None:
+    """A client that disconnects cancels the request task; nothing stays checked out."""
+    started = asyncio.Event()
+
+    @post("/slow")
+    async def slow(db_session: AsyncSession) -> None:
+        await db_session.execute(_insert(table, 1))
+        started.set()
+        await asyncio.sleep(30)
+
+    # Called directly on this loop (the test client would run it on another one).
+    app, plugin = _app(database_url, [slow], startup_check="off")
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": "POST", "scheme": "http", "path": "/slow", "raw_path": b"/slow",
+        "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        pass
+
+    request = asyncio.create_task(app(scope, receive, send))  # type: ignore[arg-type]
+    await started.wait()
+    pool = plugin.registry["default"].async_engine.pool
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    await asyncio.sleep(0.05)
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    await plugin.registry.close_all()
+    assert _count(database_url, table) == 0
+
+
 async def test_a_handler_without_a_session_costs_no_database_work(database_url: str) -> None:
     @get("/plain")
     async def plain() -> str:
