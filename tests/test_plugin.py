@@ -183,7 +183,7 @@ def deferred_table(postgres_url: str) -> Iterator[str]:
     with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TABLE {name} (id int, name text, "
-            "CONSTRAINT {name}_u UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)".replace("{name}", name)
+            f"CONSTRAINT {name}_u UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)"
         )
     yield name
     with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:

@@ -62,7 +62,7 @@ class DatabaseSessionManager:
     """Owns the sync and async engines of one alias; creates them on first use.
 
     ``init(config)`` (or the constructor) sets it up, ``close()`` disposes
-    both engines; ``init()`` again reopens a closed manager.
+    every engine; ``init()`` again reopens a closed manager.
     """
 
     def __init__(self, alias: str = "default", config: DatabaseSettings | None = None) -> None:
