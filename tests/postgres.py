@@ -48,9 +48,9 @@ class ThrowawayCluster:
     belongs to the "postgres" user, since initdb refuses to run as root.
     """
 
-    def __init__(self, auth: str = "trust") -> None:
+    def __init__(self, auth: str = "trust", port: int | None = None) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="project-pg-"))
-        self.port = free_port()
+        self.port = port or free_port()
         self._as_owner: list[str] = []
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres")

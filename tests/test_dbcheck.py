@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -14,6 +16,7 @@ import msgspec
 import pytest
 
 from tests.cli import ROOT, SECRET, manage, password_cluster, with_password
+from tests.postgres import ThrowawayCluster
 
 ROLE = "dbcheck_user"
 
@@ -115,6 +118,33 @@ def test_wait_retries_until_time_runs_out(closed_port: int) -> None:
     report = msgspec.json.decode(result.stdout)
     assert report["attempts"] >= 2
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_wait_succeeds_once_a_late_server_comes_up(closed_port: int) -> None:
+    """A container starting before its database: dbcheck --wait passes once it answers."""
+    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        pytest.skip("starting a late server needs initdb and pg_ctl")
+    url = f"postgresql://postgres:{SECRET}@127.0.0.1:{closed_port}/test"
+    env = {**os.environ, "SETTINGS_MODULE": "settings.test", "DATABASE_URL": url}
+    waiting = subprocess.Popen(
+        [sys.executable, "manage.py", "dbcheck", "--wait", "60", "--timeout", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert waiting.stderr is not None
+        assert "Waiting" in waiting.stderr.readline()  # the first attempt failed
+        cluster = ThrowawayCluster(port=closed_port)
+    except BaseException:
+        waiting.kill()
+        raise
+    try:
+        stdout, stderr = waiting.communicate(timeout=60)
+    finally:
+        cluster.stop()
+    assert waiting.returncode == 0, stderr
+    statuses = [line.split()[:3] for line in stdout.splitlines() if line.startswith("default")]
+    assert statuses == [["default", "sync", "OK"], ["default", "async", "OK"]]
+    assert SECRET not in stdout + stderr
 
 
 def test_each_alias_is_reported_and_database_narrows(postgres_url: str, closed_port: int) -> None:
