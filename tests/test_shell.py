@@ -24,9 +24,8 @@ def url(database_url: str) -> str:
 
 
 def test_c_runs_code_with_top_level_await(url: str) -> None:
-    # SQLite takes its write lock at BEGIN: end one session's transaction before the next.
     code = (
-        "forty = await asession.scalar(text('select 40')); await asession.commit()\n"
+        "forty = await asession.scalar(text('select 40'))\n"
         "print(forty + session.scalar(text('select 2')))\n"
         "print(sorted(name for name in dir() if not name.startswith('_')))"
     )
@@ -54,6 +53,20 @@ def test_stdin_script_commits_what_it_commits_and_nothing_else(url: str) -> None
     read = manage("shell", database_url=url, input=query.format(names=[kept, dropped]))
     assert read.returncode == 0, read.stderr
     assert read.stdout.strip() == "[3, None]"
+
+
+def test_one_session_can_write_while_the_other_has_read(url: str) -> None:
+    """On SQLite the shell's sessions begin DEFERRED: a read does not lock out the other."""
+    name = f"both-{uuid.uuid4().hex[:8]}"
+    code = (
+        "before = await asession.scalar(select(Item.id).limit(1))\n"
+        f"session.add(Item(name={name!r}, quantity=1)); session.commit()\n"
+        "await asession.commit()  # ends its read transaction: the next read sees the write\n"
+        f"print(await asession.scalar(select(Item.quantity).where(Item.name == {name!r})))"
+    )
+    result = manage("shell", "-c", code, database_url=url, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
 
 
 def test_script_exception_exits_1_with_a_short_traceback(database_url: str) -> None:

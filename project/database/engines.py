@@ -23,6 +23,9 @@ from project.database.pool import FairAsyncQueuePool
 from project.schema import DatabaseSettings, DatabaseURL
 
 _LAST_USED = "project_last_used"
+# Execution option: how a SQLite transaction begins. "IMMEDIATE" (the default)
+# takes the write lock at once; long-lived interactive sessions use "DEFERRED".
+SQLITE_BEGIN = "sqlite_begin"
 
 
 def _driver_options(options: dict[str, Any], side: str) -> dict[str, Any]:
@@ -139,13 +142,15 @@ def _sqlite_events(engine: Engine, *, wal: bool, immediate: bool) -> None:
 
     if not immediate:
         return
+    engine.update_execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Take the write lock up front: a deferred transaction that later
         # writes fails at once with "database is locked" instead of waiting.
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql(f"BEGIN {options[SQLITE_BEGIN]}")
 
 
 def _ping_when_idle(engine: Engine, idle_after: float) -> None:

@@ -63,8 +63,16 @@ class Workspace:
     def _core(self, settings: Any, app: Any, db: Any) -> dict[str, Any]:
         from sqlalchemy import select, text
 
-        session = db["default"].sync_sessionmaker()
-        asession = db["default"].async_sessionmaker()
+        from project.database.engines import SQLITE_BEGIN
+
+        # Long-lived sessions: on SQLite they must not hold the write lock from their
+        # first read, or the other session waits for it (PostgreSQL ignores this).
+        manager = db["default"]
+        deferred = {SQLITE_BEGIN: "DEFERRED"}
+        session = manager.sync_sessionmaker(bind=manager.sync_engine.execution_options(**deferred))
+        asession = manager.async_sessionmaker(
+            bind=manager.async_engine.execution_options(**deferred)
+        )
         self._closers += [asession.close, session.close]
         return {
             "settings": settings,
