@@ -10,7 +10,7 @@ import difflib
 import types
 import typing
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import msgspec
 
@@ -206,8 +206,38 @@ def parse_database_url(url: str, setting: str = "DATABASES['default']['URL']") -
             "postgresql://user:password@host:5432/<database>."
         )
     sync_driver, async_driver = DRIVERS[family]
+    base, _, query = rest.partition("?")
+    sync_query, async_query = _driver_queries(query, family, setting, shown)
     return DatabaseURL(
         family=family,
-        sync_url=f"{family}+{sync_driver}://{rest}",
-        async_url=f"{family}+{async_driver}://{rest}",
+        sync_url=f"{family}+{sync_driver}://{base}{sync_query}",
+        async_url=f"{family}+{async_driver}://{base}{async_query}",
     )
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _driver_queries(query: str, family: str, setting: str, shown: str) -> tuple[str, str]:
+    """The query string for each driver: libpq's ``sslmode`` is ``ssl`` to asyncpg.
+
+    Either spelling is accepted, so one URL (``?sslmode=require``) serves both.
+    """
+    if family != "postgresql" or not query:
+        same = f"?{query}" if query else ""
+        return same, same
+    pairs = parse_qsl(query, keep_blank_values=True)
+    modes = {value for key, value in pairs if key in ("ssl", "sslmode")}
+    if len(modes) > 1 or not modes <= set(SSL_MODES):
+        raise SettingsError(
+            f"{setting} = {shown!r} asks for SSL mode {' and '.join(sorted(modes))}. Give one "
+            f"sslmode, one of {', '.join(SSL_MODES)}; it is passed to both drivers."
+        )
+    rest = [(key, value) for key, value in pairs if key not in ("ssl", "sslmode")]
+    sync = rest + [("sslmode", mode) for mode in modes]
+    async_ = rest + [("ssl", mode) for mode in modes]
+    return _query(sync), _query(async_)
+
+
+def _query(pairs: list[tuple[str, str]]) -> str:
+    return f"?{urlencode(pairs)}" if pairs else ""

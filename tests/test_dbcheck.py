@@ -100,6 +100,38 @@ def test_missing_database(postgres_url: str) -> None:
     assert sum("the database does not exist. Create it" in line for line in lines) == 2
 
 
+def test_unknown_host(closed_port: int) -> None:
+    url = f"postgresql://someone:{SECRET}@no-such-host.invalid:{closed_port}/app"
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 1
+    assert sum("unknown host. Check the host name" in line for line in _lines(result)) == 2
+
+
+def test_one_sslmode_in_the_url_serves_both_drivers(postgres_url: str) -> None:
+    """libpq's sslmode reaches psycopg2 as sslmode and asyncpg as ssl."""
+    result = manage("dbcheck", database_url=with_password(postgres_url) + "?sslmode=disable")
+    assert result.returncode == 0, result.stdout
+    lines = _lines(result)
+    assert "postgresql+psycopg2://" in lines[0]
+    assert "?sslmode=disable" in lines[0]
+    assert "postgresql+asyncpg://" in lines[1]
+    assert "?ssl=disable" in lines[1]
+
+
+def test_ssl_required_by_the_url_but_not_offered_by_the_server(postgres_url: str) -> None:
+    result = manage("dbcheck", database_url=with_password(postgres_url) + "?sslmode=require")
+    assert result.returncode == 1
+    cause = "the server does not support SSL, but the URL requires it"
+    assert sum(cause in line for line in _lines(result)) == 2
+
+
+def test_a_url_option_a_driver_does_not_know_is_named(postgres_url: str) -> None:
+    result = manage("dbcheck", database_url=with_password(postgres_url) + "?frobnicate=1")
+    assert result.returncode == 1
+    cause = "the URL has an option 'frobnicate' that one of the drivers does not understand"
+    assert sum(cause in line for line in _lines(result)) == 2
+
+
 def test_silent_server_times_out() -> None:
     with socket.socket() as silent:  # accepts connections and never answers
         silent.bind(("127.0.0.1", 0))

@@ -31,7 +31,7 @@ from project.schema import DatabaseSettings, convert, did_you_mean, parse_databa
         (
             "postgresql+psycopg2://app@db/app?sslmode=require",
             "postgresql+psycopg2://app@db/app?sslmode=require",
-            "postgresql+asyncpg://app@db/app?sslmode=require",
+            "postgresql+asyncpg://app@db/app?ssl=require",
         ),
         ("sqlite:///db.sqlite3", "sqlite+pysqlite:///db.sqlite3", "sqlite+aiosqlite:///db.sqlite3"),
         ("sqlite+aiosqlite://", "sqlite+pysqlite://", "sqlite+aiosqlite://"),
@@ -42,6 +42,19 @@ def test_one_url_gives_a_sync_and_an_async_url_of_its_family(
 ) -> None:
     parsed = parse_database_url(url)
     assert (parsed.sync_url, parsed.async_url) == (sync_url, async_url)
+
+
+@pytest.mark.parametrize("spelling", ["sslmode", "ssl"])
+def test_the_ssl_mode_is_spelt_for_each_driver(spelling: str) -> None:
+    url = parse_database_url(f"postgresql://app@db/app?{spelling}=require&application_name=x")
+    assert url.sync_url == "postgresql+psycopg2://app@db/app?application_name=x&sslmode=require"
+    assert url.async_url == "postgresql+asyncpg://app@db/app?application_name=x&ssl=require"
+
+
+@pytest.mark.parametrize("query", ["sslmode=yes", "sslmode=require&ssl=disable"])
+def test_an_unknown_or_conflicting_ssl_mode_is_an_error(query: str) -> None:
+    with pytest.raises(SettingsError, match="Give one sslmode, one of disable, allow"):
+        parse_database_url(f"postgresql://app@db/app?{query}")
 
 
 def test_an_unsupported_scheme_lists_the_supported_ones() -> None:

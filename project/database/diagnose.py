@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import msgspec
@@ -19,6 +20,12 @@ class Diagnosis(msgspec.Struct, frozen=True):
 
 # (text found in the error, cause, hint); the first match wins.
 _KNOWN_FAILURES: list[tuple[tuple[str, ...], str, str]] = [
+    (
+        ("unexpected keyword argument", "invalid connection option", "invalid dsn"),
+        "the URL has an option {option}that one of the drivers does not understand",
+        "Keep driver-specific options out of the URL: put them in OPTIONS['sync'] "
+        "(psycopg2) or OPTIONS['async'] (asyncpg).",
+    ),
     (
         ("password authentication failed", "invalidpassworderror", "no password supplied"),
         "authentication failed",
@@ -48,9 +55,14 @@ _KNOWN_FAILURES: list[tuple[tuple[str, ...], str, str]] = [
         "Check the host name in the URL.",
     ),
     (
-        ("ssl", "no pg_hba.conf entry"),
-        "the server requires SSL or refused this client",
-        "Add ?sslmode=require (psycopg2) / ?ssl=require (asyncpg), or check pg_hba.conf.",
+        ("rejected ssl upgrade", "server does not support ssl"),
+        "the server does not support SSL, but the URL requires it",
+        "Remove sslmode=require from the URL, or turn SSL on in the server.",
+    ),
+    (
+        ("no pg_hba.conf entry", "no encryption"),
+        "the server refused this client (pg_hba.conf); it may require SSL",
+        "Add ?sslmode=require to the URL, or allow this host in the server's pg_hba.conf.",
     ),
     (
         ("timeouterror", "timed out", "timeout expired", "cancellederror"),
@@ -70,6 +82,9 @@ _KNOWN_FAILURES: list[tuple[tuple[str, ...], str, str]] = [
 ]
 
 
+_OPTION_NAME = re.compile(r"""(?:keyword argument|connection option) ['"]([\w.-]+)['"]""")
+
+
 def diagnose(exc: BaseException) -> Diagnosis:
     """The likely cause of a failed connection or query, in words, with secrets masked."""
     chain: list[str] = []
@@ -82,7 +97,8 @@ def diagnose(exc: BaseException) -> Diagnosis:
         text += " gaierror"
     for needles, cause, hint in _KNOWN_FAILURES:
         if any(needle in text for needle in needles):
-            return Diagnosis(cause, hint)
+            option = _OPTION_NAME.search(text)
+            return Diagnosis(cause.format(option=f"'{option[1]}' " if option else ""), hint)
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return Diagnosis(
         redact_text(f"{type(exc).__name__}: {first_line}")[:200], "See the server log."
