@@ -53,3 +53,24 @@ def test_serves_the_app_until_ctrl_c(database_url: str, reload: bool) -> None:
     assert f"on http://127.0.0.1:{port}" in output
     assert "Application shutdown complete" in output
     assert SECRET not in output + json.dumps(health)
+
+
+def test_an_unreachable_database_stops_startup_with_one_paragraph() -> None:
+    """DATABASE_STARTUP_CHECK="fail": the reason, not the traceback around it."""
+    url = f"postgresql://someone:{SECRET}@127.0.0.1:{free_port()}/app"
+    env = {**os.environ, "SETTINGS_MODULE": "settings.test", "DATABASE_URL": url}
+    env["APP_DATABASE_STARTUP_CHECK"] = "fail"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "runserver", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Database unreachable at startup: database 'default'" in output
+    assert "connection refused" in output
+    assert "Traceback" not in output
+    assert SECRET not in output

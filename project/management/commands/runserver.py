@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 APP_FACTORY = "project.app:create_app"
+
+
+class OneParagraphStartupErrors(logging.Filter):
+    """Show a failed startup's own explanation instead of the traceback around it.
+
+    Litestar hands uvicorn the whole formatted traceback of a failed startup; a
+    settings or database problem already explains itself in one paragraph.
+    """
+
+    MARKERS = ("DatabaseStartupError: ", "SettingsError: ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        for marker in self.MARKERS:
+            if marker in text:
+                record.msg = text.rsplit(marker, 1)[1].splitlines()[0].strip()
+                record.args = ()
+                record.exc_info = None
+                break
+        return True
 
 
 @click.command()
@@ -20,4 +42,5 @@ def command(host: str, port: int, reload: bool) -> None:
     # A settings problem is one paragraph here, not a traceback from inside uvicorn.
     module = settings.loaded.module
     click.echo(f"Serving {APP_FACTORY} with settings {module!r} on http://{host}:{port}")
+    logging.getLogger("uvicorn.error").addFilter(OneParagraphStartupErrors())
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, reload=reload)
