@@ -1,0 +1,73 @@
+"""Commands that projects and plugins add to manage.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli import ROOT
+
+HELLO = '''
+"""Say hello."""
+
+import click
+
+
+@click.command()
+@click.argument("name")
+def command(name: str) -> str:
+    """Greet NAME."""
+    click.echo(f"hello {name}")
+    return name.upper()
+'''
+
+
+@pytest.fixture
+def command_package(tmp_path: Path) -> Path:
+    package = tmp_path / "extra_commands"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "hello.py").write_text(HELLO)
+    return tmp_path
+
+
+def _manage(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SETTINGS_MODULE": "settings.test",
+        "APP_COMMAND_PACKAGES": "extra_commands",
+        "PYTHONPATH": str(path),
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_command_package_from_the_settings_adds_commands(command_package: Path) -> None:
+    listed = _manage(command_package, "--help")
+    assert listed.returncode == 0, listed.stderr
+    assert "hello" in listed.stdout
+    assert "Greet NAME." in listed.stdout
+
+    ran = _manage(command_package, "hello", "world")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "hello world"
+
+    near = _manage(command_package, "helo")
+    assert "Did you mean 'hello'?" in near.stderr
+
+
+def test_call_command_runs_a_command_from_code(
+    command_package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from project.conf import override_settings
+    from project.management import call_command
+
+    monkeypatch.syspath_prepend(str(command_package))
+    with override_settings(COMMAND_PACKAGES=["extra_commands"]):
+        assert call_command("hello", "code") == "CODE"
