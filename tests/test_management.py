@@ -32,6 +32,12 @@ def command_package(tmp_path: Path) -> Path:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "hello.py").write_text(HELLO)
+    # An installed distribution that adds the same command under another name.
+    dist = tmp_path / "extra_commands-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: extra-commands\nVersion: 1.0\n")
+    entry_point = "greet = extra_commands.hello:command"
+    (dist / "entry_points.txt").write_text(f"[project.commands]\n{entry_point}\n")
     return tmp_path
 
 
@@ -60,6 +66,16 @@ def test_a_command_package_from_the_settings_adds_commands(command_package: Path
 
     near = _manage(command_package, "helo")
     assert "Did you mean 'hello'?" in near.stderr
+
+
+def test_an_installed_package_adds_commands_through_its_entry_point(
+    command_package: Path,
+) -> None:
+    listed = _manage(command_package, "--help")
+    assert "greet" in listed.stdout
+    ran = _manage(command_package, "greet", "plugin")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "hello plugin"
 
 
 def test_call_command_runs_a_command_from_code(
