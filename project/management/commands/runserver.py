@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+from typing import Any
 
 import click
 
@@ -42,5 +44,18 @@ def command(host: str, port: int, reload: bool) -> None:
     # A settings problem is one paragraph here, not a traceback from inside uvicorn.
     module = settings.loaded.module
     click.echo(f"Serving {APP_FACTORY} with settings {module!r} on http://{host}:{port}")
-    logging.getLogger("uvicorn.error").addFilter(OneParagraphStartupErrors())
-    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, reload=reload)
+    uvicorn.run(
+        APP_FACTORY, factory=True, host=host, port=port, reload=reload, log_config=_log_config()
+    )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the filter on its error log (also in a --reload child)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["one_paragraph"] = {
+        "()": f"{__name__}.{OneParagraphStartupErrors.__name__}"
+    }
+    config["loggers"]["uvicorn.error"]["filters"] = ["one_paragraph"]
+    return config
