@@ -40,11 +40,13 @@ class FairAsyncQueue(AsyncAdaptedQueue[_T]):
 
     def put_nowait(self, item: _T) -> None:
         waiter = self._first_waiter()
-        if waiter is not None and waiter.future.get_loop().time() - waiter.since > PATIENCE:
+        if waiter is None:
+            super().put_nowait(item)
+        elif waiter.future.get_loop().time() - waiter.since > PATIENCE:
             self._waiters.popleft().future.set_result(item)
-            return
-        super().put_nowait(item)
-        self._wake_first()
+        else:
+            super().put_nowait(item)
+            self._waiters.popleft().future.set_result(_RETRY)
 
     def get(self, block: bool = True, timeout: float | None = None) -> _T:
         try:
