@@ -176,18 +176,24 @@ async def test_transaction_setting_autocommit_leaves_commits_to_the_handler(
     assert _count(database_url, table) == 1
 
 
+def _pg_execute(url: str, *statements: str) -> None:
+    """Run statements on PostgreSQL outside the app, in one committed transaction."""
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
 @pytest.fixture
 def deferred_table(postgres_url: str) -> Iterator[str]:
     """A table whose unique constraint is checked only at COMMIT."""
     name = f"d_{uuid.uuid4().hex[:12]}"
-    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE {name} (id int, name text, "
-            f"CONSTRAINT {name}_u UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)"
-        )
+    _pg_execute(
+        postgres_url,
+        f"CREATE TABLE {name} (id int, name text, "
+        f"CONSTRAINT {name}_u UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)",
+    )
     yield name
-    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {name}")
+    _pg_execute(postgres_url, f"DROP TABLE {name}")
 
 
 async def test_a_commit_that_fails_is_a_409_not_a_2xx(
@@ -211,20 +217,16 @@ async def test_a_commit_that_fails_is_a_409_not_a_2xx(
 def serialization_failing_table(postgres_url: str) -> Iterator[str]:
     """A table whose every transaction fails at COMMIT with a serialization failure."""
     name = f"s_{uuid.uuid4().hex[:12]}"
-    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE {name} (id int, name text)")
-        cursor.execute(
-            f"CREATE FUNCTION {name}_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END $$"
-        )
-        cursor.execute(
-            f"CREATE CONSTRAINT TRIGGER {name}_at_commit AFTER INSERT ON {name} "
-            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {name}_fail()"
-        )
+    _pg_execute(
+        postgres_url,
+        f"CREATE TABLE {name} (id int, name text)",
+        f"CREATE FUNCTION {name}_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END $$",
+        f"CREATE CONSTRAINT TRIGGER {name}_at_commit AFTER INSERT ON {name} "
+        f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {name}_fail()",
+    )
     yield name
-    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {name}")
-        cursor.execute(f"DROP FUNCTION {name}_fail()")
+    _pg_execute(postgres_url, f"DROP TABLE {name}", f"DROP FUNCTION {name}_fail()")
 
 
 async def test_a_serialization_failure_at_commit_is_a_500(
@@ -249,8 +251,7 @@ async def test_a_connection_lost_before_commit_is_a_503(postgres_url: str, pg_ta
     async def lost(db_session: AsyncSession) -> None:
         await db_session.execute(_insert(table, 1))
         pid = await db_session.scalar(text("SELECT pg_backend_pid()"))
-        with psycopg2.connect(postgres_url) as other, other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        _pg_execute(postgres_url, f"SELECT pg_terminate_backend({int(pid or 0)})")
         await asyncio.sleep(0.05)
 
     @get("/after")
@@ -411,8 +412,7 @@ async def test_idle_connections_are_pinged_and_replaced_when_dead(postgres_url: 
     app, _ = _app(postgres_url, [pid], databases=databases)
     async with AsyncTestClient(app) as client:
         first = (await client.get("/pid")).json()
-        with psycopg2.connect(postgres_url) as other, other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", (first,))
+        _pg_execute(postgres_url, f"SELECT pg_terminate_backend({int(first)})")
         await asyncio.sleep(0.1)
         response = await client.get("/pid")
         assert response.status_code == 200
