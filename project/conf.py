@@ -26,7 +26,7 @@ from project.loader import (
     load,
     validate,
 )
-from project.schema import did_you_mean
+from project.text import did_you_mean
 
 __all__ = ["ENVIRONMENT_VARIABLE", "SettingsError", "override_settings", "settings"]
 

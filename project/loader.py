@@ -23,15 +23,9 @@ import msgspec
 
 from project.errors import SettingsError
 from project.redact import redact
-from project.schema import (
-    DATABASE_FIELDS,
-    KNOWN_SETTINGS,
-    DatabaseSettings,
-    convert,
-    did_you_mean,
-    parse_database_url,
-    type_name,
-)
+from project.schema import DATABASE_FIELDS, KNOWN_SETTINGS, DatabaseSettings, convert
+from project.text import did_you_mean, type_name
+from project.urls import parse_database_url
 
 ENV_PREFIX = "APP_"
 DEFAULTS_MODULE = "project.global_settings"

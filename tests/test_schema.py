@@ -7,7 +7,9 @@ import pytest
 
 from project.conf import SettingsError
 from project.redact import MASK, redact, redact_text
-from project.schema import DatabaseSettings, convert, did_you_mean, parse_database_url
+from project.schema import DatabaseSettings, convert
+from project.text import did_you_mean
+from project.urls import parse_database_url
 
 
 @pytest.mark.parametrize(

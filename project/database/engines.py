@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from project.database.pool import FairAsyncQueuePool
-from project.schema import DatabaseSettings, DatabaseURL
+from project.schema import DatabaseSettings
+from project.urls import DatabaseURL
 
 _LAST_USED = "project_last_used"
 # Execution option: how a SQLite transaction begins. "IMMEDIATE" (the default)

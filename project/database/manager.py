@@ -29,7 +29,8 @@ from project.database.engines import (
     pool_arguments,
 )
 from project.redact import redact_text
-from project.schema import DatabaseSettings, DatabaseURL, parse_database_url
+from project.schema import DatabaseSettings
+from project.urls import DatabaseURL, parse_database_url
 
 
 class DatabaseNotReadyError(RuntimeError):

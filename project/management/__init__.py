@@ -75,7 +75,7 @@ class ManagementGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0]
         if self.get_command(ctx, name) is None and not name.startswith("-"):
-            from project.schema import did_you_mean
+            from project.text import did_you_mean
 
             guess = did_you_mean(name, self.list_commands(ctx))
             hint = f" Did you mean {guess!r}?" if guess else ""

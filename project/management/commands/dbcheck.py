@@ -123,7 +123,7 @@ async def _check_side(
 
 def _pool(config: DatabaseSettings) -> PoolSettings:
     from project.database.engines import pool_arguments
-    from project.schema import parse_database_url
+    from project.urls import parse_database_url
 
     pool = pool_arguments(config, parse_database_url(config.URL))
     return PoolSettings(
@@ -250,7 +250,7 @@ def _print_retry(results: dict[str, list[CheckResult]], left: float) -> None:
 
 def _selected(aliases: tuple[str, ...]) -> dict[str, Any]:
     from project.conf import settings
-    from project.schema import did_you_mean
+    from project.text import did_you_mean
 
     configs: dict[str, Any] = dict(settings.DATABASES)
     for alias in aliases:

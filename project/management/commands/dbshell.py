@@ -23,7 +23,7 @@ def client_command(url: str, connect_timeout: float) -> tuple[list[str], dict[st
     """The client's argv and the extra environment it needs; no password in argv."""
     from sqlalchemy.engine import URL, make_url
 
-    from project.schema import parse_database_url
+    from project.urls import parse_database_url
 
     parsed = parse_database_url(url)
     target = make_url(parsed.sync_url)
