@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
@@ -29,7 +29,7 @@ from project.database.engines import (
     pool_arguments,
 )
 from project.redact import redact_text
-from project.schema import DatabaseSettings
+from project.schema import DatabaseSettings, settings_from_url
 from project.urls import DatabaseURL, parse_database_url
 
 
@@ -78,8 +78,16 @@ class DatabaseSessionManager:
         if config is not None:
             self.init(config)
 
-    def init(self, config: DatabaseSettings | None = None) -> None:
-        """Use ``config`` (or the previous one); engines open lazily on first use."""
+    def init(self, config: DatabaseSettings | str | None = None, **pool: Any) -> None:
+        """Use ``config`` (or the previous one); engines open lazily on first use.
+
+        ``config`` is a ``DATABASES`` entry or, as in the original manager, a URL
+        with optional pool settings: ``init("postgresql://...", pool_size=10)``.
+        """
+        if isinstance(config, str):
+            config = settings_from_url(config, pool, f"DATABASES[{self.alias!r}]")
+        elif pool:
+            raise TypeError("Pool settings go in the settings entry, not beside it.")
         config = config or self.config
         if config is None:
             raise DatabaseNotReadyError(self._not_ready("has no settings"))
