@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
-import anyio.to_thread
 import msgspec
 from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
 from litestar import Litestar, Request, Response
@@ -37,7 +36,8 @@ from project.database import (
     PoolExhaustedError,
     databases,
 )
-from project.errors import SettingsError
+from project.database.unit_of_work import UnitOfWork
+from project.errors import DatabaseStartupError
 from project.schema import DatabaseSettings, TransactionMode
 
 __all__ = ["DatabasePlugin", "DatabasePluginConfig", "DatabaseStartupError", "registry_of"]
@@ -69,48 +69,6 @@ class DatabasePluginConfig:
     transaction_opt_key: str = "transaction"  # route opt that overrides TRANSACTION
 
 
-class DatabaseStartupError(SettingsError):
-    """A database was unreachable at startup and DATABASE_STARTUP_CHECK is "fail"."""
-
-
-@dataclass(slots=True)
-class _Opened:
-    """One session or connection a request opened, and how to end it."""
-
-    resource: AsyncSession | AsyncConnection | Session
-    atomic: bool
-    finished: bool = False
-
-    async def finish(self, success: bool) -> None:
-        """Commit (when atomic and successful) or roll back, exactly once."""
-        if self.finished:
-            return
-        self.finished = True
-        if not self.atomic:
-            return  # autocommit: nothing to end; close() hands the connection back
-        resource = self.resource
-        if isinstance(resource, Session):
-            if resource.in_transaction():
-                await anyio.to_thread.run_sync(resource.commit if success else resource.rollback)
-            return
-        if resource.in_transaction():
-            await (resource.commit() if success else resource.rollback())
-
-    async def close(self) -> None:
-        resource = self.resource
-        if isinstance(resource, Session):
-            await anyio.to_thread.run_sync(resource.close)  # not cancellable by default
-        elif _being_cancelled():
-            await asyncio.shield(resource.close())
-        else:
-            await resource.close()
-
-
-def _being_cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 def _error_status(exc: BaseException) -> int:
     if isinstance(exc, sa_exc.IntegrityError | RepositoryIntegrityError):
         return 409
@@ -138,7 +96,7 @@ class _TransactionMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        opened: list[_Opened] = []
+        opened: list[UnitOfWork] = []
         scope[_OPEN] = opened  # type: ignore[literal-required]
         replaced = False
 
@@ -185,7 +143,7 @@ def _is_atomic(scope: Scope, manager: DatabaseSessionManager, opt_key: str) -> b
     return mode == "atomic"
 
 
-def _opened(scope: Scope) -> list[_Opened]:
+def _opened(scope: Scope) -> list[UnitOfWork]:
     try:
         return scope[_OPEN]  # type: ignore[literal-required,no-any-return]
     except KeyError:
@@ -205,7 +163,7 @@ def _session_provider(
     def provide_session(scope: Scope) -> SessionT:
         atomic = _is_atomic(scope, manager, opt_key)
         session = factory(atomic)()
-        _opened(scope).append(_Opened(session, atomic))
+        _opened(scope).append(UnitOfWork(session, atomic))
         return session
 
     return provide_session
@@ -218,7 +176,7 @@ def _connection_provider(
         atomic = _is_atomic(scope, manager, opt_key)
         engine = manager.async_engine if atomic else manager.autocommit_engine
         connection = await engine.connect()
-        _opened(scope).append(_Opened(connection, atomic))
+        _opened(scope).append(UnitOfWork(connection, atomic))
         return connection
 
     return provide_connection

@@ -1,13 +1,21 @@
-"""The one exception type for bad configuration."""
+"""The project's exception types: each says what happened, in words for the user."""
 
 
-class SettingsError(Exception):
-    """A setting is missing, mistyped or malformed.
+class ProjectError(Exception):
+    """An error whose message is the whole story: one paragraph per problem, no traceback.
 
-    The message is written for the user: it names the setting, what was
-    expected, where the value came from and how to fix it. Secrets are masked.
+    The message names what was wrong, where it came from and how to fix it;
+    secrets are masked. Command-line entry points print it as it is.
     """
 
     def __init__(self, problems: list[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n\n".join(self.problems))
+
+
+class SettingsError(ProjectError):
+    """A setting is missing, mistyped or malformed."""
+
+
+class DatabaseStartupError(ProjectError):
+    """A database was unreachable at startup and DATABASE_STARTUP_CHECK is "fail"."""

@@ -25,7 +25,6 @@ from project.errors import SettingsError
 from project.redact import redact
 from project.schema import DATABASE_FIELDS, KNOWN_SETTINGS, DatabaseSettings, convert
 from project.text import did_you_mean, type_name
-from project.urls import parse_database_url
 
 ENV_PREFIX = "APP_"
 DEFAULTS_MODULE = "project.global_settings"
@@ -383,12 +382,12 @@ def _validate_databases(value: Any, loaded: LoadedSettings) -> dict[str, Databas
                 f"'URL': 'postgresql://user:password@host/name' or set {variable.upper()}."
             )
             continue
-        try:
-            parse_database_url(checked["URL"], show_path((*path, "URL")))
-        except SettingsError as exc:
-            loaded.problems.append(f"{exc} (from {loaded.source_of((*path, 'URL'))})")
         with contextlib.suppress(msgspec.ValidationError):  # each bad field is reported above
-            databases[alias] = msgspec.convert(checked, DatabaseSettings)
+            databases[alias] = config = msgspec.convert(checked, DatabaseSettings)
+            try:
+                config.parsed_url(show_path((*path, "URL")))  # the one parse of this URL
+            except SettingsError as exc:
+                loaded.problems.append(f"{exc} (from {loaded.source_of((*path, 'URL'))})")
     if "default" not in value:
         loaded.problems.append(
             "DATABASES has no 'default' entry. Define DATABASES = {'default': {'URL': ...}} "

@@ -12,12 +12,42 @@ from typing import Any, Literal
 import msgspec
 
 from project.redact import redact
+from project.urls import DatabaseURL, parse_database_url
 
 TransactionMode = Literal["auto", "atomic", "autocommit"]
 
 
-class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """One entry of ``DATABASES``; defaults are documented in global_settings."""
+class PoolSettings(msgspec.Struct, frozen=True):
+    """A database's pool: the one place the UPPERCASE keys become SQLAlchemy's keywords."""
+
+    size: int
+    max_overflow: int
+    timeout: float
+    recycle: int
+    pre_ping: bool
+
+    def engine_arguments(self) -> dict[str, Any]:
+        return {
+            "pool_size": self.size,
+            "max_overflow": self.max_overflow,
+            "pool_timeout": self.timeout,
+            "pool_recycle": self.recycle,
+        }
+
+    def __str__(self) -> str:
+        ping = "on" if self.pre_ping else "off"
+        return (
+            f"pool {self.size}+{self.max_overflow} timeout={self.timeout:g}s "
+            f"recycle={self.recycle}s pre_ping={ping}"
+        )
+
+
+class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True, dict=True):
+    """One entry of ``DATABASES``; defaults are documented in global_settings.
+
+    Immutable, and it holds its URL parsed (``url``): the loader parses it
+    once; the manager, the plugin and the commands read it from here.
+    """
 
     URL: str
     POOL_SIZE: int = 5
@@ -30,6 +60,30 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     CONNECT_TIMEOUT: float = 10.0
     OPTIONS: dict[str, Any] = msgspec.field(default_factory=dict)
     TRANSACTION: TransactionMode = "auto"
+
+    def parsed_url(self, setting: str = "DATABASES[...]['URL']") -> DatabaseURL:
+        """``URL`` checked and mapped to both drivers, parsed on the first call only.
+
+        A bad URL raises ``SettingsError`` naming ``setting``.
+        """
+        parsed: DatabaseURL | None = self.__dict__.get("_url")
+        if parsed is None:
+            parsed = self.__dict__["_url"] = parse_database_url(self.URL, setting)
+        return parsed
+
+    @property
+    def url(self) -> DatabaseURL:
+        return self.parsed_url()
+
+    @property
+    def pool(self) -> PoolSettings:
+        if self.url.is_memory:
+            # Shared-cache tables lock per connection: one connection per side,
+            # sessions take turns for it and wait up to POOL_TIMEOUT.
+            return PoolSettings(1, 0, self.POOL_TIMEOUT, -1, self.PRE_PING)
+        return PoolSettings(
+            self.POOL_SIZE, self.MAX_OVERFLOW, self.POOL_TIMEOUT, self.POOL_RECYCLE, self.PRE_PING
+        )
 
     def __repr__(self) -> str:
         fields = ", ".join(
@@ -109,6 +163,8 @@ def settings_from_url(url: str, pool: dict[str, Any], where: str) -> DatabaseSet
             raise SettingsError(f"{where}: unknown keyword {keyword!r}; {hint}.")
         entry[key] = value
     try:
-        return msgspec.convert(entry, DatabaseSettings)
+        config = msgspec.convert(entry, DatabaseSettings)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"{where}: {exc}. Pass a value of the documented type.") from None
+    config.parsed_url(f"{where}['URL']")
+    return config

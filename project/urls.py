@@ -36,6 +36,12 @@ class DatabaseURL(msgspec.Struct, frozen=True):
     def redacted(self) -> str:
         return redact_text(self.sync_url)
 
+    @property
+    def is_memory(self) -> bool:
+        """An in-memory SQLite database, which lives as long as its process."""
+        path = self.sync_url.partition("://")[2].partition("?")[0]
+        return self.family == "sqlite" and path in ("", "/", "/:memory:")
+
 
 def parse_database_url(url: str, setting: str = "DATABASES['default']['URL']") -> DatabaseURL:
     """Map one URL to a sync and an async URL of the same family, or explain why not."""

@@ -146,7 +146,7 @@ async def test_engines_are_created_on_first_use(
     manager = make_manager(database_url)
     async with manager.session() as session:
         assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
-    assert manager._sync_engine is None  # an async-only app never opens a sync pool
+    assert "sync" not in manager.opened_engines  # an async-only app never opens a sync pool
 
 
 def test_importing_project_database_opens_nothing(postgres_url: str) -> None:

@@ -339,8 +339,7 @@ async def test_a_handler_without_a_session_costs_no_database_work(database_url: 
     async with AsyncTestClient(app) as client:
         assert (await client.get("/plain")).text == "no database"
         manager = plugin.registry["default"]
-        assert manager._async_engine is None
-        assert manager._sync_engine is None
+        assert manager.opened_engines == []
 
 
 async def test_async_handlers_make_no_thread_hops(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
@@ -21,7 +21,6 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from project.database.pool import FairAsyncQueuePool
 from project.schema import DatabaseSettings
-from project.urls import DatabaseURL
 
 _LAST_USED = "project_last_used"
 # Execution option: how a SQLite transaction begins. "IMMEDIATE" (the default)
@@ -33,11 +32,6 @@ def _driver_options(options: dict[str, Any], side: str) -> dict[str, Any]:
     """OPTIONS go to both drivers; OPTIONS['sync'] / OPTIONS['async'] to one side only."""
     shared = {key: value for key, value in options.items() if key not in ("sync", "async")}
     return {**shared, **options.get(side, {})}
-
-
-def is_memory_sqlite(url: DatabaseURL) -> bool:
-    path = url.sync_url.partition("://")[2]
-    return url.family == "sqlite" and path in ("", "/", "/:memory:")
 
 
 class SharedMemoryDatabase:
@@ -60,22 +54,9 @@ class SharedMemoryDatabase:
             self._keeper = None
 
 
-def pool_arguments(config: DatabaseSettings, url: DatabaseURL) -> dict[str, Any]:
-    if is_memory_sqlite(url):
-        # Shared-cache tables lock per connection: one connection per side,
-        # sessions take turns for it and wait up to POOL_TIMEOUT.
-        return {"pool_size": 1, "max_overflow": 0, "pool_timeout": config.POOL_TIMEOUT}
-    return {
-        "pool_size": config.POOL_SIZE,
-        "max_overflow": config.MAX_OVERFLOW,
-        "pool_timeout": config.POOL_TIMEOUT,
-        "pool_recycle": config.POOL_RECYCLE,
-    }
-
-
-def _connect_args(config: DatabaseSettings, url: DatabaseURL, side: str) -> dict[str, Any]:
+def _connect_args(config: DatabaseSettings, side: str) -> dict[str, Any]:
     args = _driver_options(config.OPTIONS, side)
-    if url.family == "postgresql":
+    if config.url.family == "postgresql":
         if side == "async":
             args.setdefault("timeout", config.CONNECT_TIMEOUT)
         else:
@@ -88,9 +69,28 @@ def _connect_args(config: DatabaseSettings, url: DatabaseURL, side: str) -> dict
     return args
 
 
-def create_engines(
+@overload
+def create_engine_for(
     config: DatabaseSettings,
-    url: DatabaseURL,
+    memory: SharedMemoryDatabase | None,
+    *,
+    sync: Literal[True],
+    autocommit: bool = False,
+) -> Engine: ...
+
+
+@overload
+def create_engine_for(
+    config: DatabaseSettings,
+    memory: SharedMemoryDatabase | None,
+    *,
+    sync: Literal[False],
+    autocommit: bool = False,
+) -> AsyncEngine: ...
+
+
+def create_engine_for(
+    config: DatabaseSettings,
     memory: SharedMemoryDatabase | None,
     *,
     sync: bool,
@@ -101,6 +101,7 @@ def create_engines(
     ``autocommit=True`` makes every connection of the engine AUTOCOMMIT, so
     checkouts skip the isolation-level switch an execution option would cost.
     """
+    url = config.url
     side = "sync" if sync else "async"
     if memory is not None:
         target = memory.url("pysqlite" if sync else "aiosqlite")
@@ -109,8 +110,8 @@ def create_engines(
     arguments: dict[str, Any] = {
         "echo": config.ECHO,
         "pool_pre_ping": config.PRE_PING,
-        "connect_args": _connect_args(config, url, side),
-        **pool_arguments(config, url),
+        "connect_args": _connect_args(config, side),
+        **config.pool.engine_arguments(),
     }
     if not sync:
         arguments["poolclass"] = FairAsyncQueuePool

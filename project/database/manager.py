@@ -6,39 +6,28 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, Literal, NoReturn
+from functools import cached_property
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-)
-from sqlalchemy.ext.asyncio import (
-    async_sessionmaker as make_async_sessionmaker,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from project.database.diagnose import diagnose
-from project.database.engines import (
-    SharedMemoryDatabase,
-    create_engines,
-    is_memory_sqlite,
-    pool_arguments,
-)
+from project.database.engines import SharedMemoryDatabase, create_engine_for
+from project.database.unit_of_work import PoolExhaustedError, transaction
+from project.errors import ProjectError
 from project.redact import redact_text
 from project.schema import DatabaseSettings, settings_from_url
-from project.urls import DatabaseURL, parse_database_url
+from project.urls import DatabaseURL
+
+__all__ = ["CheckResult", "DatabaseNotReadyError", "DatabaseSessionManager", "PoolExhaustedError"]
 
 
-class DatabaseNotReadyError(RuntimeError):
+class DatabaseNotReadyError(ProjectError, RuntimeError):
     """The manager was never given settings, or was closed."""
-
-
-class PoolExhaustedError(sa_exc.TimeoutError):
-    """Every pooled connection stayed busy for longer than POOL_TIMEOUT."""
 
 
 class CheckResult(msgspec.Struct, frozen=True):
@@ -57,10 +46,91 @@ _VERSION_QUERY = {
     "postgresql": "SELECT current_setting('server_version')",
     "sqlite": "SELECT 'SQLite ' || sqlite_version()",
 }
-
-
 _CLOSING: set[asyncio.Task[None]] = set()  # engines being disposed in the background
 _CLOSED = "is closed (manager.close() or app shutdown ran). Call manager.init() to open it again"
+
+
+class _Engines:
+    """Everything one opening of a manager makes, each made on first need.
+
+    Closing the manager closes this and drops it whole, so nothing made for
+    one opening outlives it. Each engine is disposed exactly once.
+    """
+
+    def __init__(self, config: DatabaseSettings) -> None:
+        self.config = config
+        self.memory = SharedMemoryDatabase() if config.url.is_memory else None
+
+    @cached_property
+    def async_engine(self) -> AsyncEngine:
+        return create_engine_for(self.config, self.memory, sync=False)
+
+    @cached_property
+    def sync_engine(self) -> Engine:
+        return create_engine_for(self.config, self.memory, sync=True)
+
+    @cached_property
+    def autocommit_engine(self) -> AsyncEngine:
+        # An in-memory SQLite database has one connection per side: share its pool.
+        if self.memory is not None:
+            return self.async_engine.execution_options(isolation_level="AUTOCOMMIT")
+        return create_engine_for(self.config, None, sync=False, autocommit=True)
+
+    @cached_property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return async_sessionmaker(self.async_engine, expire_on_commit=False)
+
+    @cached_property
+    def autocommit_sessions(self) -> async_sessionmaker[AsyncSession]:
+        return async_sessionmaker(self.autocommit_engine, expire_on_commit=False)
+
+    @cached_property
+    def sync_sessions(self) -> sessionmaker[Session]:
+        return sessionmaker(self.sync_engine, expire_on_commit=False)
+
+    @cached_property
+    def sync_autocommit_sessions(self) -> sessionmaker[Session]:
+        engine = self.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
+        return sessionmaker(engine, expire_on_commit=False)
+
+    def made(self) -> list[str]:
+        """The engines made so far: "async", "sync", "autocommit"."""
+        names = ("async_engine", "sync_engine", "autocommit_engine")
+        return [name.removesuffix("_engine") for name in names if name in self.__dict__]
+
+    def _async_engines(self) -> list[AsyncEngine]:
+        """The async engines with a pool of their own (not option views of another)."""
+        engines = [self.__dict__.get("async_engine")]
+        if self.memory is None:
+            engines.append(self.__dict__.get("autocommit_engine"))
+        return [engine for engine in engines if engine is not None]
+
+    async def close(self) -> None:
+        for engine in self._async_engines():
+            await engine.dispose()
+        self._close_sync_side()
+
+    def close_sync(self) -> None:
+        """Async connections close on their event loop: in a task when one runs here."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        for engine in self._async_engines():
+            if loop is None:
+                engine.sync_engine.pool.dispose()  # no loop to close them on: dropped
+            else:
+                task = loop.create_task(engine.dispose())
+                _CLOSING.add(task)
+                task.add_done_callback(_CLOSING.discard)
+        self._close_sync_side()
+
+    def _close_sync_side(self) -> None:
+        sync_engine = self.__dict__.get("sync_engine")
+        if sync_engine is not None:
+            sync_engine.dispose()
+        if self.memory is not None:
+            self.memory.close()
 
 
 class DatabaseSessionManager:
@@ -74,11 +144,8 @@ class DatabaseSessionManager:
         self.alias = alias
         self.config: DatabaseSettings | None = None
         self.url: DatabaseURL | None = None
+        self._engines: _Engines | None = None  # while open
         self._closed = ""  # why it was closed; empty while open or never initialised
-        self._memory: SharedMemoryDatabase | None = None
-        self._async_engine: AsyncEngine | None = None
-        self._sync_engine: Engine | None = None
-        self._reset_factories()
         if config is not None:
             self.init(config)
 
@@ -95,12 +162,13 @@ class DatabaseSessionManager:
         config = config or self.config
         if config is None:
             raise DatabaseNotReadyError(self._not_ready("has no settings"))
-        if self._async_engine or self._sync_engine:
+        if self._engines is not None and self._engines.made():
             raise DatabaseNotReadyError(
                 f"Database {self.alias!r} is already open; await manager.close() first."
             )
         self.config = config
-        self.url = parse_database_url(config.URL, f"DATABASES[{self.alias!r}]['URL']")
+        self.url = config.parsed_url(f"DATABASES[{self.alias!r}]['URL']")
+        self._engines = None
         self._closed = ""
 
     def _not_ready(self, why: str) -> str:
@@ -110,14 +178,17 @@ class DatabaseSessionManager:
             "plugins.database.DatabasePlugin to your Litestar app."
         )
 
-    def _ready(self) -> tuple[DatabaseSettings, DatabaseURL]:
+    def _open(self) -> _Engines:
+        """What this opening has made; the one place that says the manager cannot be used."""
+        engines = self._engines
+        if engines is not None:
+            return engines
         if self._closed:
             raise DatabaseNotReadyError(f"Database {self.alias!r} {self._closed}.")
-        if self.config is None or self.url is None:
+        if self.config is None:
             raise DatabaseNotReadyError(self._not_ready("is not initialised"))
-        if self._memory is None and is_memory_sqlite(self.url):
-            self._memory = SharedMemoryDatabase()
-        return self.config, self.url
+        self._engines = engines = _Engines(self.config)
+        return engines
 
     @property
     def is_open(self) -> bool:
@@ -125,33 +196,21 @@ class DatabaseSessionManager:
         return self.config is not None and not self._closed
 
     @property
+    def opened_engines(self) -> list[str]:
+        """Which engines exist so far ("async", "sync", "autocommit"): they open on first use."""
+        return self._engines.made() if self._engines is not None else []
+
+    @property
     def redacted_url(self) -> str:
         return self.url.redacted if self.url else "<not configured>"
 
     @property
     def async_engine(self) -> AsyncEngine:
-        if self._async_engine is None:
-            config, url = self._ready()
-            engine = create_engines(config, url, self._memory, sync=False)
-            assert isinstance(engine, AsyncEngine)
-            self._async_engine = engine
-        return self._async_engine
+        return self._open().async_engine
 
     @property
     def sync_engine(self) -> Engine:
-        if self._sync_engine is None:
-            config, url = self._ready()
-            engine = create_engines(config, url, self._memory, sync=True)
-            assert isinstance(engine, Engine)
-            self._sync_engine = engine
-        return self._sync_engine
-
-    def _reset_factories(self) -> None:
-        self._async_sessions: make_async_sessionmaker[AsyncSession] | None = None
-        self._async_autocommit_sessions: make_async_sessionmaker[AsyncSession] | None = None
-        self._sync_sessions: sessionmaker[Session] | None = None
-        self._sync_autocommit_sessions: sessionmaker[Session] | None = None
-        self._autocommit_engine: AsyncEngine | None = None
+        return self._open().sync_engine
 
     @property
     def autocommit_engine(self) -> AsyncEngine:
@@ -162,137 +221,80 @@ class DatabaseSessionManager:
         behind writers. An in-memory SQLite database keeps one connection per
         side, so there it is the async engine with an execution option.
         """
-        if self._autocommit_engine is None:
-            config, url = self._ready()
-            engine: Engine | AsyncEngine
-            if self._memory is not None:
-                engine = self.async_engine.execution_options(isolation_level="AUTOCOMMIT")
-            else:
-                engine = create_engines(config, url, None, sync=False, autocommit=True)
-            assert isinstance(engine, AsyncEngine)
-            self._autocommit_engine = engine
-        return self._autocommit_engine
+        return self._open().autocommit_engine
 
-    def _owned_engines(self) -> list[AsyncEngine]:
-        """The async engines this manager created (an option engine shares its parent's pool)."""
-        engines = [self._async_engine, self._autocommit_engine]
-        unique = {id(e.sync_engine.pool): e for e in engines if e is not None}
-        return list(unique.values())
-
-    @property
-    def async_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
-        if self._async_sessions is None:
-            self._async_sessions = make_async_sessionmaker(
-                self.async_engine, expire_on_commit=False
-            )
-        return self._async_sessions
-
-    @property
-    def autocommit_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
-        """Sessions whose statements each commit on their own (no request transaction)."""
-        if self._async_autocommit_sessions is None:
-            self._async_autocommit_sessions = make_async_sessionmaker(
-                self.autocommit_engine, expire_on_commit=False
-            )
-        return self._async_autocommit_sessions
-
-    def async_sessionmaker_for(self, transaction: bool) -> make_async_sessionmaker[AsyncSession]:
+    def async_sessionmaker_for(self, transaction: bool) -> async_sessionmaker[AsyncSession]:
         """Sessions in a transaction, or in AUTOCOMMIT (``transaction=False``)."""
-        return self.async_sessionmaker if transaction else self.autocommit_sessionmaker
+        engines = self._open()
+        return engines.sessions if transaction else engines.autocommit_sessions
 
     def sync_sessionmaker_for(self, transaction: bool) -> sessionmaker[Session]:
         """The sync counterpart of ``async_sessionmaker_for``."""
-        return self.sync_sessionmaker if transaction else self.sync_autocommit_sessionmaker
-
-    @property
-    def sync_sessionmaker(self) -> sessionmaker[Session]:
-        if self._sync_sessions is None:
-            self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
-        return self._sync_sessions
-
-    @property
-    def sync_autocommit_sessionmaker(self) -> sessionmaker[Session]:
-        if self._sync_autocommit_sessions is None:
-            engine = self.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._sync_autocommit_sessions = sessionmaker(engine, expire_on_commit=False)
-        return self._sync_autocommit_sessions
+        engines = self._open()
+        return engines.sync_sessions if transaction else engines.sync_autocommit_sessions
 
     # --- async side ---------------------------------------------------------
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """An AsyncSession: commit on success, rollback on error, closed on cancellation."""
-        session = self.async_sessionmaker()
-        try:
+        async with transaction(self._open().sessions(), self._exhausted) as session:
             yield session
-            await session.commit()
-        except asyncio.CancelledError:
-            # The connection may be mid-query: drop it rather than reuse it.
-            await asyncio.shield(session.invalidate())
-            raise
-        except BaseException as exc:
-            await asyncio.shield(session.rollback())
-            self._raise_explained(exc)
-        finally:
-            await asyncio.shield(session.close())
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """An AsyncConnection inside a transaction that commits on success."""
-        try:
-            async with self.async_engine.connect() as connection:
-                try:
-                    async with connection.begin():
-                        yield connection
-                except asyncio.CancelledError:
-                    await asyncio.shield(connection.invalidate())
-                    raise
-        except sa_exc.TimeoutError as exc:
-            self._raise_explained(exc)
+        with self._pool_timeouts_explained():
+            connection = await self.async_engine.connect()
+        async with transaction(connection, self._exhausted):
+            yield connection
 
     # --- sync side ------------------------------------------------------------
 
     @contextmanager
     def sync_session(self) -> Iterator[Session]:
         """A Session: commit on success, rollback on error."""
-        with self.sync_sessionmaker() as session:
+        with self._pool_timeouts_explained(), self._open().sync_sessions() as session:
             try:
                 yield session
                 session.commit()
-            except BaseException as exc:
+            except BaseException:
                 session.rollback()
-                self._raise_explained(exc)
+                raise
 
     @contextmanager
     def sync_connect(self) -> Iterator[Connection]:
         """A Connection inside a transaction that commits on success."""
-        try:
-            with self.sync_engine.begin() as connection:
-                yield connection
-        except sa_exc.TimeoutError as exc:
-            self._raise_explained(exc)
+        with self._pool_timeouts_explained(), self.sync_engine.begin() as connection:
+            yield connection
 
-    def _raise_explained(self, exc: BaseException) -> NoReturn:
-        """Re-raise ``exc``; a pool timeout becomes an error that says how to size the pool."""
-        if not isinstance(exc, sa_exc.TimeoutError) or isinstance(exc, PoolExhaustedError):
-            raise exc
-        config, url = self._ready()
-        pool = pool_arguments(config, url)
-        raise PoolExhaustedError(
+    @contextmanager
+    def _pool_timeouts_explained(self) -> Iterator[None]:
+        try:
+            yield
+        except PoolExhaustedError:
+            raise
+        except sa_exc.TimeoutError as exc:
+            raise self._exhausted(exc) from exc
+
+    def _exhausted(self, exc: sa_exc.TimeoutError) -> PoolExhaustedError:
+        """A pool timeout, as an error that says how to size the pool."""
+        pool = self._open().config.pool
+        return PoolExhaustedError(
             f"Database {self.alias!r}: the connection pool is exhausted. All "
-            f"{pool['pool_size']} connections (+{pool['max_overflow']} overflow) stayed in use "
-            f"for POOL_TIMEOUT={config.POOL_TIMEOUT}s. Raise POOL_SIZE or MAX_OVERFLOW "
+            f"{pool.size} connections (+{pool.max_overflow} overflow) stayed in use "
+            f"for POOL_TIMEOUT={pool.timeout:g}s. Raise POOL_SIZE or MAX_OVERFLOW "
             f"(APP_DATABASES__{self.alias.upper()}__POOL_SIZE), keep sessions shorter, or "
             "limit concurrency; the server's max_connections must cover every process's pools."
-        ) from exc
+        )
 
     # --- lifecycle and health -------------------------------------------------
 
     async def close(self) -> None:
         """Dispose every engine. Harmless when already closed."""
-        for engine in self._owned_engines():
-            await engine.dispose()
-        self._forget()
+        if self._engines is not None:
+            await self._engines.close()
+        self._mark_closed()
 
     def close_sync(self, why: str = "") -> None:
         """Dispose every engine from sync code; ``why`` is what later use will be told.
@@ -300,28 +302,12 @@ class DatabaseSessionManager:
         Async connections close on their event loop: when one runs here, in a
         task it starts at its next turn; otherwise they are dropped unclosed.
         """
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        for engine in self._owned_engines():
-            if loop is None:
-                engine.sync_engine.pool.dispose()
-            else:
-                task = loop.create_task(engine.dispose())
-                _CLOSING.add(task)
-                task.add_done_callback(_CLOSING.discard)
-        self._forget(why)
+        if self._engines is not None:
+            self._engines.close_sync()
+        self._mark_closed(why)
 
-    def _forget(self, why: str = "") -> None:
-        """Dispose the sync engine and drop every engine and factory."""
-        if self._sync_engine is not None:
-            self._sync_engine.dispose()
-        if self._memory is not None:
-            self._memory.close()
-        self._async_engine = self._sync_engine = None
-        self._reset_factories()
-        self._memory = None
+    def _mark_closed(self, why: str = "") -> None:
+        self._engines = None
         if self.config is not None:
             self._closed = why or self._closed or _CLOSED
 
@@ -346,8 +332,7 @@ class DatabaseSessionManager:
         return self._result("async", started, version=str(version))
 
     def _version_query(self) -> str:
-        _, url = self._ready()
-        return _VERSION_QUERY[url.family]
+        return _VERSION_QUERY[self._open().config.url.family]
 
     def _result(
         self, side: Literal["sync", "async"], started: float, version: str = "", error: str = ""

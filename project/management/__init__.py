@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from project.errors import SettingsError
+from project.errors import ProjectError, SettingsError
 from project.redact import redact_text
 
 BUILTIN_PACKAGE = "project.management.commands"
@@ -105,11 +105,12 @@ def cli() -> None:
 
 
 def execute_from_command_line(argv: Sequence[str] | None = None) -> None:
-    """Run manage.py; a settings problem is one readable paragraph, not a traceback."""
+    """Run manage.py; a settings or startup problem is one readable paragraph, not a traceback."""
     try:
         cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="manage.py")
-    except SettingsError as exc:
-        click.echo(f"Settings error: {redact_text(str(exc))}", err=True)
+    except ProjectError as exc:
+        kind = "Settings error" if isinstance(exc, SettingsError) else "Error"
+        click.echo(f"{kind}: {redact_text(str(exc))}", err=True)
         sys.exit(1)
 
 

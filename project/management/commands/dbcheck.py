@@ -21,22 +21,7 @@ from project.management.options import database_option
 
 if TYPE_CHECKING:
     from project.database import CheckResult, DatabaseSessionManager
-    from project.schema import DatabaseSettings
-
-
-class PoolSettings(msgspec.Struct, frozen=True):
-    size: int
-    max_overflow: int
-    timeout: float
-    recycle: int
-    pre_ping: bool
-
-    def __str__(self) -> str:
-        ping = "on" if self.pre_ping else "off"
-        return (
-            f"pool {self.size}+{self.max_overflow} timeout={self.timeout:g}s "
-            f"recycle={self.recycle}s pre_ping={ping}"
-        )
+    from project.schema import DatabaseSettings, PoolSettings
 
 
 class MigrationStatus(msgspec.Struct, frozen=True):
@@ -121,20 +106,6 @@ async def _check_side(
         )
 
 
-def _pool(config: DatabaseSettings) -> PoolSettings:
-    from project.database.engines import pool_arguments
-    from project.urls import parse_database_url
-
-    pool = pool_arguments(config, parse_database_url(config.URL))
-    return PoolSettings(
-        size=pool["pool_size"],
-        max_overflow=pool["max_overflow"],
-        timeout=pool["pool_timeout"],
-        recycle=pool.get("pool_recycle", -1),
-        pre_ping=config.PRE_PING,
-    )
-
-
 async def _check_all(
     managers: dict[str, DatabaseSessionManager], seconds: float
 ) -> dict[str, list[CheckResult]]:
@@ -200,7 +171,7 @@ async def _run(
             on_retry(results, left)
             await asyncio.sleep(min(1.0, left))
         reports = [
-            AliasReport(alias, _pool(configs[alias]), checks) for alias, checks in results.items()
+            AliasReport(alias, configs[alias].pool, checks) for alias, checks in results.items()
         ]
         if alembic_config:
             reachable = [report for report in reports if report.ok]

@@ -2,33 +2,64 @@
 
 from __future__ import annotations
 
-import copy
-import logging
+import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
 
-APP_FACTORY = "project.app:create_app"
+from project.errors import ProjectError
+from project.redact import redact_text
+
+APP_FACTORY = f"{__name__}:serve"
 
 
-class OneParagraphStartupErrors(logging.Filter):
-    """Show a failed startup's own explanation instead of the traceback around it.
+def serve() -> Any:
+    """``create_app()`` behind ``OneParagraphStartupErrors``: what uvicorn serves."""
+    from project.app import create_app
 
-    Litestar hands uvicorn the whole formatted traceback of a failed startup; a
-    settings or database problem already explains itself in one paragraph.
+    return OneParagraphStartupErrors(create_app())
+
+
+class OneParagraphStartupErrors:
+    """Report a failed startup by the error's own paragraph, not the traceback around it.
+
+    Litestar hands uvicorn the formatted traceback of a failed startup. When
+    the error is a ``ProjectError`` (a settings problem, an unreachable
+    database) its message already explains itself, so that message is sent
+    instead. Only the lifespan's ``send`` is wrapped: requests pass untouched.
     """
 
-    MARKERS = ("DatabaseStartupError: ", "SettingsError: ")
+    def __init__(self, app: Any) -> None:
+        self.app = app
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        for marker in self.MARKERS:
-            if marker in text:
-                record.msg = text.rsplit(marker, 1)[1].splitlines()[0].strip()
-                record.args = ()
-                record.exc_info = None
-                break
-        return True
+    def __call__(self, scope: Any, receive: Any, send: Any) -> Awaitable[None]:
+        if scope["type"] == "lifespan":
+            return self.app(scope, receive, _explaining(send))  # type: ignore[no-any-return]
+        return self.app(scope, receive, send)  # type: ignore[no-any-return]
+
+
+def _explaining(send: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+    async def send_explained(message: Any) -> None:
+        if message["type"] == "lifespan.startup.failed":
+            error = _project_error(sys.exc_info()[1])  # sent from inside Litestar's except
+            if error is not None:
+                message = {**message, "message": redact_text(str(error))}
+        await send(message)
+
+    return send_explained
+
+
+def _project_error(exc: BaseException | None) -> ProjectError | None:
+    """``exc`` or the first ``ProjectError`` inside it (task groups wrap what they raise)."""
+    if isinstance(exc, ProjectError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _project_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 @click.command()
@@ -43,19 +74,5 @@ def command(host: str, port: int, reload: bool) -> None:
 
     # A settings problem is one paragraph here, not a traceback from inside uvicorn.
     module = settings.loaded.module
-    click.echo(f"Serving {APP_FACTORY} with settings {module!r} on http://{host}:{port}")
-    uvicorn.run(
-        APP_FACTORY, factory=True, host=host, port=port, reload=reload, log_config=_log_config()
-    )
-
-
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, with the filter on its error log (also in a --reload child)."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["one_paragraph"] = {
-        "()": f"{__name__}.{OneParagraphStartupErrors.__name__}"
-    }
-    config["loggers"]["uvicorn.error"]["filters"] = ["one_paragraph"]
-    return config
+    click.echo(f"Serving project.app:create_app with settings {module!r} on http://{host}:{port}")
+    uvicorn.run(APP_FACTORY, factory=True, interface="asgi3", host=host, port=port, reload=reload)

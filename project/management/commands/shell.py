@@ -36,9 +36,9 @@ class Workspace:
             runner = LifespanRunner(app)
             await runner.start()
         except Exception as exc:
-            from project.errors import SettingsError
+            from project.errors import ProjectError
 
-            if isinstance(exc, SettingsError):
+            if isinstance(exc, ProjectError):  # explains itself in one paragraph
                 raise
             raise click.ClickException(
                 f"The app failed to start:\n{short_traceback(exc, '')}".rstrip()
@@ -71,8 +71,10 @@ class Workspace:
         # first read, or the other session waits for it (PostgreSQL ignores this).
         manager = db["default"]
         deferred = {SQLITE_BEGIN: "DEFERRED"}
-        session = manager.sync_sessionmaker(bind=manager.sync_engine.execution_options(**deferred))
-        asession = manager.async_sessionmaker(
+        session = manager.sync_sessionmaker_for(True)(
+            bind=manager.sync_engine.execution_options(**deferred)
+        )
+        asession = manager.async_sessionmaker_for(True)(
             bind=manager.async_engine.execution_options(**deferred)
         )
         self._closers += [asession.close, session.close]
