@@ -20,15 +20,14 @@ def command(aliases: tuple[str, ...]) -> None:
     from sqlalchemy import inspect as sa_inspect
 
     from project.conf import settings
-    from project.database import DatabaseRegistry
+    from project.database import databases
     from project.management.models import metadata_of, model_classes
 
     models = model_classes(settings.MODEL_MODULES)
     if not models:
         raise click.ClickException("No models found: list their modules in MODEL_MODULES.")
-    registry = DatabaseRegistry()
-    for alias in aliases or list(registry):
-        manager = registry[alias]
+    for alias in aliases or list(databases):
+        manager = databases[alias]
         try:
             with manager.sync_engine.begin() as connection:
                 existing = set(sa_inspect(connection).get_table_names())

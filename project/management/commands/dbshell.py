@@ -10,8 +10,12 @@ import os
 import shutil
 import signal
 import subprocess
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from project.schema import DatabaseSettings
 
 _INSTALL_HINT = {
     "psql": "Debian/Ubuntu: apt install postgresql-client; macOS: brew install libpq",
@@ -19,22 +23,19 @@ _INSTALL_HINT = {
 }
 
 
-def client_command(url: str, connect_timeout: float) -> tuple[list[str], dict[str, str]]:
+def client_command(config: DatabaseSettings) -> tuple[list[str], dict[str, str]]:
     """The client's argv and the extra environment it needs; no password in argv."""
     from sqlalchemy.engine import URL, make_url
 
-    from project.urls import parse_database_url
-
-    parsed = parse_database_url(url)
-    target = make_url(parsed.sync_url)
-    if parsed.family == "sqlite":
+    target = make_url(config.url.sync_url)
+    if config.url.family == "sqlite":
         if target.database in (None, "", ":memory:"):
             raise click.ClickException(
                 "This is an in-memory SQLite database: it lives inside the running process "
                 "and no client can open it. Use manage.py shell instead."
             )
         return ["sqlite3", str(target.database)], {}
-    env = {"PGCONNECT_TIMEOUT": str(max(1, round(connect_timeout)))}
+    env = {"PGCONNECT_TIMEOUT": str(max(1, round(config.CONNECT_TIMEOUT)))}
     if target.password:
         env["PGPASSWORD"] = str(target.password)
     conninfo = URL.create(
@@ -55,11 +56,11 @@ def command(alias: str, client_args: tuple[str, ...]) -> None:
 
     Arguments after -- go to the client: dbshell -- -c "select 1".
     """
-    from project.database import DatabaseRegistry
+    from project.database import databases
 
-    config = DatabaseRegistry()[alias].config
+    config = databases[alias].config
     assert config is not None
-    argv, extra_env = client_command(config.URL, config.CONNECT_TIMEOUT)
+    argv, extra_env = client_command(config)
     executable = shutil.which(argv[0])
     if executable is None:
         raise click.ClickException(
