@@ -23,7 +23,7 @@ import msgspec
 
 from project.errors import SettingsError
 from project.redact import redact
-from project.schema import DATABASE_FIELDS, KNOWN_SETTINGS, DatabaseSettings, convert
+from project.schema import KNOWN_SETTINGS, NESTED_SETTINGS, NestedSetting, convert
 from project.text import did_you_mean, type_name
 
 ENV_PREFIX = "APP_"
@@ -261,10 +261,17 @@ def _environment(environ: Mapping[str, str]) -> list[tuple[SettingPath, str, Sou
             found[key] = (value, Source(".env file", f"{_short(str(dotenv_path))}: {key}"))
     for key, value in environ.items():
         found[key] = (value, Source("environment variable", key))
+    # Variables that name one key of a nested setting (DATABASE_URL).
+    shortcuts: dict[str, SettingPath] = {
+        variable: (setting, *path)
+        for setting, nested in NESTED_SETTINGS.items()
+        for variable, path in nested.shortcuts.items()
+    }
     result: list[tuple[SettingPath, str, Source]] = []
     for key, (value, source) in sorted(found.items()):
-        if key == "DATABASE_URL":
-            result.append((("DATABASES", "default", "URL"), value, source))
+        shortcut = shortcuts.get(key)
+        if shortcut is not None:
+            result.append((shortcut, value, source))
         elif key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
             result.append((tuple(key[len(ENV_PREFIX) :].split("__")), value, source))
     return result
@@ -296,30 +303,33 @@ def _resolve(raw: Mapping[str, Any], path: SettingPath) -> tuple[SettingPath, An
 
     Returns the type, or a sentence explaining why the path is wrong.
     """
-    if path[0] != "DATABASES":
+    setting = path[0]
+    nested = NESTED_SETTINGS.get(setting)
+    if nested is None:
         if len(path) > 1:
-            return path, f"{path[0]} has no keys to set with '__'."
-        return path, KNOWN_SETTINGS[path[0]]
+            return path, f"{setting} has no keys to set with '__'."
+        return path, KNOWN_SETTINGS[setting]
     if len(path) == 1:
-        return path, KNOWN_SETTINGS["DATABASES"]
-    aliases = raw.get("DATABASES") or {}
-    alias = next((a for a in aliases if a.lower() == path[1].lower()), path[1].lower())
+        return path, KNOWN_SETTINGS[setting]
+    names = raw.get(setting) or {}
+    name = next((n for n in names if n.lower() == path[1].lower()), path[1].lower())
     if len(path) == 2:
-        return ("DATABASES", alias), DatabaseSettings
+        return (setting, name), nested.entry
     key = path[2].upper()
-    if key not in DATABASE_FIELDS:
-        return path, _unknown_key(key, DATABASE_FIELDS)
-    if len(path) > 3 and key == "OPTIONS":
-        return ("DATABASES", alias, key, *path[3:]), Any
+    fields = nested.fields
+    if key not in fields:
+        return path, _unknown_key(setting, key, fields)
+    if len(path) > 3 and key in nested.open_keys:
+        return (setting, name, key, *path[3:]), Any
     if len(path) > 3:
-        return path, f"DATABASES['{alias}']['{key}'] has no keys to set with '__'."
-    return ("DATABASES", alias, key), DATABASE_FIELDS[key]
+        return path, f"{setting}['{name}']['{key}'] has no keys to set with '__'."
+    return (setting, name, key), fields[key]
 
 
-def _unknown_key(key: str, known: Mapping[str, Any]) -> str:
+def _unknown_key(setting: str, key: str, known: Mapping[str, Any]) -> str:
     guess = did_you_mean(key, known)
     hint = f"did you mean {guess}?" if guess else f"known keys are {', '.join(known)}."
-    return f"a database entry has no key {key}; {hint}"
+    return f"an entry of {setting} has no key {key}; {hint}"
 
 
 def _type_problem(path: SettingPath, tp: Any, value: Any, source: Source | None, why: str) -> str:
@@ -337,8 +347,8 @@ def validate(raw: Mapping[str, Any], loaded: LoadedSettings) -> dict[str, Any]:
     """Typed values for the known settings; user settings pass through unchanged."""
     values: dict[str, Any] = {}
     for name, value in raw.items():
-        if name == "DATABASES":
-            values[name] = _validate_databases(value, loaded)
+        if name in NESTED_SETTINGS:
+            values[name] = _validate_nested(name, NESTED_SETTINGS[name], value, loaded)
         elif name in KNOWN_SETTINGS:
             values[name] = _checked(loaded, (name,), value, KNOWN_SETTINGS[name])
         else:
@@ -355,45 +365,48 @@ def _checked(loaded: LoadedSettings, path: SettingPath, value: Any, tp: Any) -> 
         return value
 
 
-def _validate_databases(value: Any, loaded: LoadedSettings) -> dict[str, DatabaseSettings]:
+def _validate_nested(
+    setting: str, nested: NestedSetting, value: Any, loaded: LoadedSettings
+) -> dict[str, Any]:
+    """Each entry of a nested setting checked key by key, then as a whole."""
     if not isinstance(value, Mapping):
-        _checked(loaded, ("DATABASES",), value, KNOWN_SETTINGS["DATABASES"])
+        _checked(loaded, (setting,), value, KNOWN_SETTINGS[setting])
         return {}
-    databases: dict[str, DatabaseSettings] = {}
-    for alias, entry in value.items():
-        path: SettingPath = ("DATABASES", alias)
+    fields = nested.fields
+    entries: dict[str, Any] = {}
+    for name, entry in value.items():
+        path: SettingPath = (setting, name)
         if not isinstance(entry, Mapping):
-            _checked(loaded, path, entry, DatabaseSettings)
+            _checked(loaded, path, entry, nested.entry)
             continue
         checked = {}
         for key, item in entry.items():
-            if key not in DATABASE_FIELDS:
+            if key not in fields:
                 where = loaded.source_of((*path, key))
                 loaded.problems.append(
-                    f"Setting {show_path(path)} ({where}): {_unknown_key(key, DATABASE_FIELDS)}"
+                    f"Setting {show_path(path)} ({where}): {_unknown_key(setting, key, fields)}"
                 )
                 continue
-            checked[key] = _checked(loaded, (*path, key), item, DATABASE_FIELDS[key])
-        if "URL" not in checked:
-            variable = "DATABASE_URL" if alias == "default" else f"APP_DATABASES__{alias}__URL"
+            checked[key] = _checked(loaded, (*path, key), item, fields[key])
+        missing = [key for key in nested.required_keys if key not in checked]
+        if missing:
             where = loaded.source_of((*path, *list(entry)[:1]))
             loaded.problems.append(
-                f"Setting {show_path(path)} ({where}) has no URL. Add "
-                f"'URL': 'postgresql://user:password@host/name' or set {variable.upper()}."
+                f"Setting {show_path(path)} ({where}) has no {missing[0]}. "
+                + nested.missing_key(setting, name, missing[0])
             )
             continue
         with contextlib.suppress(msgspec.ValidationError):  # each bad field is reported above
-            databases[alias] = config = msgspec.convert(checked, DatabaseSettings)
+            entries[name] = config = msgspec.convert(checked, nested.entry)
             try:
-                config.parsed_url(show_path((*path, "URL")))  # the one parse of this URL
+                nested.check(config, show_path(path))
             except SettingsError as exc:
-                loaded.problems.append(f"{exc} (from {loaded.source_of((*path, 'URL'))})")
-    if "default" not in value:
-        loaded.problems.append(
-            "DATABASES has no 'default' entry. Define DATABASES = {'default': {'URL': ...}} "
-            "in your settings module or set DATABASE_URL."
-        )
-    return databases
+                source = loaded.source_of((*path, *nested.required_keys[:1]))
+                loaded.problems += [f"{problem} (from {source})" for problem in exc.problems]
+    for name in nested.required_names:
+        if name not in value:
+            loaded.problems.append(nested.missing_name(setting, name))
+    return entries
 
 
 def _check_environment(values: Mapping[str, Any], loaded: LoadedSettings) -> None:

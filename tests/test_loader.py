@@ -8,10 +8,12 @@ import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from project.conf import SettingsError
 from project.loader import load
+from project.schema import KNOWN_SETTINGS, NESTED_SETTINGS, NestedSetting
 
 WriteSettings = Callable[..., str]
 _packages = itertools.count()
@@ -345,3 +347,48 @@ def test_an_empty_secret_key_is_only_a_warning_in_development() -> None:
     loaded = load("settings.development", environ={})
     assert loaded.problems == []
     assert any("SECRET_KEY is empty" in warning for warning in loaded.warnings)
+
+
+# --- nested settings ---------------------------------------------------------
+
+
+class CacheSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    LOCATION: str
+    TIMEOUT: int = 300
+
+
+def test_a_new_nested_setting_needs_only_its_declaration(
+    write_settings: WriteSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What DATABASES has (merge by name, a shortcut variable, a required name) comes from
+    its declaration next to the schema, so another such setting works the same way."""
+    caches = NestedSetting(
+        CacheSettings,
+        required_names=("default",),
+        required_keys=("LOCATION",),
+        shortcuts={"CACHE_URL": ("default", "LOCATION")},
+    )
+    monkeypatch.setitem(KNOWN_SETTINGS, "CACHES", dict[str, CacheSettings])
+    monkeypatch.setitem(NESTED_SETTINGS, "CACHES", caches)
+    database = "DATABASES = {'default': {'URL': 'sqlite://'}}\n"
+    module = write_settings(database + "CACHES = {'default': {'LOCATION': 'mem://', 'TIMEOUT': 5}}")
+
+    loaded = load(module, environ={"CACHE_URL": "redis://cache", "APP_CACHES__SIDE__LOCATION": "x"})
+    assert loaded.problems == []
+    assert loaded.values["CACHES"] == {
+        "default": CacheSettings("redis://cache", 5),
+        "side": CacheSettings("x"),
+    }
+    assert (
+        str(loaded.source_of(("CACHES", "default", "LOCATION"))) == "environment variable CACHE_URL"
+    )
+
+    message = problems_of(module, APP_CACHES__SIDE__TIMEOUT="1", APP_CACHES__DEFAULT__TIMEOUT="x")
+    assert (
+        "CACHES['side'] (environment variable APP_CACHES__SIDE__TIMEOUT) has no LOCATION" in message
+    )
+    assert "set APP_CACHES__SIDE__LOCATION" in message
+    assert "Setting CACHES['default']['TIMEOUT'] must be int" in message
+    assert "has no 'default' entry" in problems_of(
+        write_settings(database + "CACHES = {}", "empty")
+    )

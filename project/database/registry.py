@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from project.database.manager import DatabaseSessionManager
 from project.errors import SettingsError
-from project.schema import DatabaseSettings
+from project.schema import NESTED_SETTINGS, DatabaseSettings
 
 if TYPE_CHECKING:
     from project.conf import OverrideScope
@@ -71,11 +71,10 @@ class DatabaseRegistry(Mapping[str, DatabaseSessionManager]):
                 from project.conf import settings
 
                 configs = settings.DATABASES
-            if "default" not in configs:
-                raise SettingsError(
-                    "DATABASES has no 'default' entry. Define DATABASES = "
-                    "{'default': {'URL': ...}} in your settings module or set DATABASE_URL."
-                )
+            nested = NESTED_SETTINGS["DATABASES"]
+            for name in nested.required_names:
+                if name not in configs:
+                    raise SettingsError(nested.missing_name("DATABASES", name))
             registry._managers = {
                 alias: DatabaseSessionManager(alias, config) for alias, config in configs.items()
             }

@@ -10,7 +10,7 @@ import msgspec
 
 from project.loader import SettingPath, show_path
 from project.redact import redact
-from project.schema import DatabaseSettings
+from project.schema import NESTED_SETTINGS
 
 
 class SettingLine(msgspec.Struct):
@@ -31,8 +31,9 @@ def _leaves(value: Any, path: SettingPath) -> Iterator[tuple[SettingPath, Any]]:
 
 
 def _default_of(path: SettingPath, defaults: Mapping[str, Any]) -> Any:
-    if path[0] == "DATABASES" and len(path) >= 3:
-        entry = msgspec.to_builtins(DatabaseSettings(URL=""))
+    nested = NESTED_SETTINGS.get(path[0])
+    if nested is not None and len(path) >= 3:
+        entry = msgspec.to_builtins(nested.defaults())
         return entry.get(path[2], _MISSING) if len(path) == 3 else _MISSING
     return defaults.get(path[0], _MISSING) if len(path) == 1 else _MISSING
 
