@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, TypeVar, cast
 
 import msgspec
@@ -213,7 +214,9 @@ class DatabasePlugin(InitPluginProtocol):
             )
         app_config.dependencies.update(dependencies)
         app_config.middleware.insert(0, _TransactionMiddleware)
-        app_config.lifespan.append(self._lifespan)
+        # The lifespan opens and closes the very managers the providers hold.
+        managers = list(registry.values())
+        app_config.lifespan.append(partial(_lifespan, managers, self._startup_check_mode()))
         app_config.signature_namespace.update(
             {
                 "AsyncSession": AsyncSession,
@@ -231,34 +234,46 @@ class DatabasePlugin(InitPluginProtocol):
             app_config.exception_handlers.setdefault(exc_type, _database_error_response)
         return app_config
 
-    @asynccontextmanager
-    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        self.registry.open()
-        try:
-            await self._startup_check()
-            yield
-        finally:
-            await self.registry.close_all()
-
-    async def _startup_check(self) -> None:
+    def _startup_check_mode(self) -> Literal["fail", "warn", "off"]:
         mode = self.config.startup_check
-        if mode is None:
+        if mode is None and self.config.databases is None:
             from project.conf import settings
 
-            mode = settings.DATABASE_STARTUP_CHECK if self.config.databases is None else "warn"
-        if mode == "off":
-            return
-        results = await asyncio.gather(*(m.acheck() for m in self.registry.values()))
-        failed = [f"database {r.alias!r} at {r.url}: {r.error}" for r in results if not r.ok]
-        if not failed:
-            return
-        message = "Database unreachable at startup: " + "; ".join(failed)
-        if mode == "fail":
-            raise DatabaseStartupError(
-                message + " Fix the URL or start the server; set DATABASE_STARTUP_CHECK = 'warn' "
-                "to start anyway."
-            )
-        logger.warning(message)
+            mode = settings.DATABASE_STARTUP_CHECK
+        return mode or "warn"
+
+
+@asynccontextmanager
+async def _lifespan(
+    managers: list[DatabaseSessionManager], check: Literal["fail", "warn", "off"], app: Litestar
+) -> AsyncIterator[None]:
+    """Open the app's managers, check them per DATABASE_STARTUP_CHECK; close them at the end."""
+    for manager in managers:
+        if not manager.is_open:
+            manager.init()
+    try:
+        if check != "off":
+            await _startup_check(managers, check)
+        yield
+    finally:
+        for manager in managers:
+            await manager.close()
+
+
+async def _startup_check(
+    managers: list[DatabaseSessionManager], mode: Literal["fail", "warn"]
+) -> None:
+    results = await asyncio.gather(*(manager.acheck() for manager in managers))
+    failed = [f"database {r.alias!r} at {r.url}: {r.error}" for r in results if not r.ok]
+    if not failed:
+        return
+    message = "Database unreachable at startup: " + "; ".join(failed)
+    if mode == "fail":
+        raise DatabaseStartupError(
+            message + " Fix the URL or start the server; set DATABASE_STARTUP_CHECK = 'warn' "
+            "to start anyway."
+        )
+    logger.warning(message)
 
 
 def registry_of(app: Litestar) -> DatabaseRegistry:

@@ -8,7 +8,6 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, Router, get
 
-from plugins.database import registry_of
 from project.database import CheckResult
 
 
@@ -26,6 +25,8 @@ def liveness() -> dict[str, str]:
 @get("/db")
 async def database_health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     """503 when any database fails its check; URLs in the body are redacted."""
+    from plugins.database import registry_of
+
     registry = registry_of(request.app)
     results = await asyncio.gather(*(manager.acheck() for manager in registry.values()))
     healthy = all(result.ok for result in results)

@@ -403,7 +403,10 @@ async def test_shutdown_disposes_every_engine_of_every_alias_and_app(postgres_ur
             assert (await client.get("/both")).status_code == 200
             assert (await client.get("/sync")).status_code == 200
             assert _our_connections(postgres_url) >= 2
-    await asyncio.sleep(0.2)
+    for _ in range(50):  # a closed connection's backend leaves pg_stat_activity soon after
+        if _our_connections(postgres_url) == 0:
+            break
+        await asyncio.sleep(0.1)
     assert _our_connections(postgres_url) == 0
 
 
