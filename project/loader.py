@@ -325,9 +325,12 @@ def _unknown_key(key: str, known: Mapping[str, Any]) -> str:
 
 def _type_problem(path: SettingPath, tp: Any, value: Any, source: Source | None, why: str) -> str:
     shown = redact(value, path[-1])
+    # msgspec's own "Expected `int` >= 0" only repeats what the sentence says.
+    said = why.startswith("Expected `") and " - at `$" not in why
     return (
         f"Setting {show_path(path)} must be {type_name(tp)}, but got {shown!r} "
-        f"(from {source or 'an unknown layer'}): {why}. Change the value there."
+        f"(from {source or 'an unknown layer'}){'' if said else ': ' + why}. "
+        "Change the value there."
     )
 
 

@@ -181,7 +181,7 @@ def test_environment_names_a_new_database_alias() -> None:
     ("variable", "value", "expected"),
     [
         ("APP_DEBUG", "maybe", "Setting DEBUG must be bool, but got 'maybe'"),
-        ("APP_DATABASES__DEFAULT__POOL_SIZE", "many", "['POOL_SIZE'] must be int, but got 'many'"),
+        ("APP_DATABASES__DEFAULT__POOL_SIZE", "many", "['POOL_SIZE'] must be an integer ≥ 0"),
         ("APP_PLUGINS", "[not json", "Setting PLUGINS must be list[str]"),
         ("APP_ENVIRONMENT", "staging", "one of 'development', 'test', 'production'"),
     ],
@@ -225,7 +225,7 @@ def test_a_bad_module_value_names_its_file_and_line(write_settings: WriteSetting
     message = problems_of(module)
     assert "Setting DEBUG must be bool, but got 'yes'" in message
     assert "local.py:8" in message
-    assert "Setting DATABASES['default']['POOL_SIZE'] must be int, but got 'five'" in message
+    assert "Setting DATABASES['default']['POOL_SIZE'] must be an integer ≥ 0" in message
     assert "local.py:2" in message
 
 
