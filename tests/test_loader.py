@@ -299,7 +299,7 @@ def test_a_broken_settings_module_is_one_clear_paragraph(
     [
         ("mysql://app@localhost/app", "unsupported scheme 'mysql'"),
         ("postgresql+pg8000://app@localhost/app", "unknown driver 'pg8000'"),
-        ("postgresql://app:pa#ss@localhost/app", "contains '#'"),
+        ("postgresql://app:pa#ss@localhost/app", "Percent-encode '#' as %23"),
         ("postgresql://app@localhost/app?sslmode", "stray '?'"),
         ("localhost:5432/app", "is not a URL"),
         ("postgresql://app@localhost:port/app", "could not be parsed"),
