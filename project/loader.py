@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from project.driver_options import check_options
 from project.errors import SettingsError
 from project.redact import redact
 from project.schema import DATABASE_FIELDS, KNOWN_SETTINGS, DatabaseSettings, convert
@@ -387,9 +388,11 @@ def _validate_databases(value: Any, loaded: LoadedSettings) -> dict[str, Databas
             )
             continue
         try:
-            parse_database_url(checked["URL"], show_path((*path, "URL")))
+            url = parse_database_url(checked["URL"], show_path((*path, "URL")))
         except SettingsError as exc:
             loaded.problems.append(f"{exc} (from {loaded.source_of((*path, 'URL'))})")
+        else:
+            _check_driver_options(loaded, path, checked.get("OPTIONS"), url.family)
         with contextlib.suppress(msgspec.ValidationError):  # each bad field is reported above
             databases[alias] = msgspec.convert(checked, DatabaseSettings)
     if "default" not in value:
@@ -398,6 +401,18 @@ def _validate_databases(value: Any, loaded: LoadedSettings) -> dict[str, Databas
             "in your settings module or set DATABASE_URL."
         )
     return databases
+
+
+def _check_driver_options(
+    loaded: LoadedSettings, path: SettingPath, options: Any, family: str
+) -> None:
+    if not isinstance(options, Mapping) or not options:
+        return  # a wrong type is reported above; no options, no driver imported
+    for below, why in check_options(options, family):
+        where = (*path, "OPTIONS", *below)
+        loaded.problems.append(
+            f"Setting {show_path(where)} (from {loaded.source_of(where)}): {why}"
+        )
 
 
 def _check_environment(values: Mapping[str, Any], loaded: LoadedSettings) -> None:

@@ -147,7 +147,7 @@ def test_environment_strings_become_the_schema_type() -> None:
             "APP_DATABASES__DEFAULT__POOL_SIZE": "20",
             "APP_DATABASES__DEFAULT__POOL_TIMEOUT": "2.5",
             "APP_DATABASES__DEFAULT__PRE_PING": "true",
-            "APP_DATABASES__DEFAULT__OPTIONS": '{"application_name": "web"}',
+            "APP_DATABASES__DEFAULT__OPTIONS": '{"sync": {"application_name": "web"}}',
             "APP_PLUGINS": "plugins.a.A, plugins.b.B",
             "APP_ROUTE_HANDLERS": '["app.routes.router"]',
             "APP_GREETING": "hello",
@@ -161,7 +161,7 @@ def test_environment_strings_become_the_schema_type() -> None:
     assert default.POOL_SIZE == 20
     assert default.POOL_TIMEOUT == 2.5
     assert default.PRE_PING is True
-    assert default.OPTIONS == {"application_name": "web"}
+    assert default.OPTIONS == {"sync": {"application_name": "web"}}
     assert default.URL == "postgresql://app@db.internal:5432/app"
     assert values["PLUGINS"] == ["plugins.a.A", "plugins.b.B"]
     assert values["ROUTE_HANDLERS"] == ["app.routes.router"]
