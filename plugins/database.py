@@ -34,6 +34,8 @@ from sqlalchemy.orm import Session
 from project.database import DatabaseRegistry, DatabaseSessionManager, PoolExhaustedError
 from project.errors import SettingsError
 from project.schema import DatabaseSettings, TransactionMode
+from project.startup_errors import install as one_paragraph_errors
+from project.startup_errors import startup_lifespan
 
 __all__ = ["DatabasePlugin", "DatabasePluginConfig"]
 
@@ -221,6 +223,7 @@ class DatabasePlugin(InitPluginProtocol):
     """Starts the engines on app startup, disposes them on shutdown, injects sessions."""
 
     def __init__(self, config: DatabasePluginConfig | None = None) -> None:
+        one_paragraph_errors()  # a settings error while the app is built prints short
         self.config = config or DatabasePluginConfig()
         self.registry = DatabaseRegistry(self.config.databases)
 
@@ -247,6 +250,7 @@ class DatabasePlugin(InitPluginProtocol):
         app_config.dependencies.update(dependencies)
         app_config.middleware.insert(0, _TransactionMiddleware)
         app_config.lifespan.append(self._lifespan)
+        app_config.lifespan.insert(0, startup_lifespan)  # our startup errors print short
         app_config.state[config.registry_key] = registry
         app_config.signature_namespace.update(
             {

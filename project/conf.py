@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from project import startup_errors
 from project.errors import SettingsError
 from project.loader import (
     LoadedSettings,
@@ -43,6 +44,7 @@ class LazySettings:
         self._loaded: LoadedSettings | None = None
 
     def _setup(self) -> LoadedSettings:
+        startup_errors.install()  # an uncaught settings error prints as its paragraph
         module = os.environ.get(ENVIRONMENT_VARIABLE)
         if not module:
             raise SettingsError(
