@@ -32,6 +32,10 @@ from project.text import did_you_mean
 __all__ = ["ENVIRONMENT_VARIABLE", "SettingsError", "override_settings", "settings"]
 
 ENVIRONMENT_VARIABLE = "SETTINGS_MODULE"
+NOT_CONFIGURED = (
+    "Requested settings, but settings are not configured. Set the environment variable "
+    f"{ENVIRONMENT_VARIABLE} (e.g. settings.development) or pass --settings to manage.py."
+)
 _OVERRIDE_SOURCE = Source("override", "override_settings()")
 
 _overrides: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("overrides", default=())
@@ -47,11 +51,7 @@ class LazySettings:
         startup_errors.install()  # an uncaught settings error prints as its paragraph
         module = os.environ.get(ENVIRONMENT_VARIABLE)
         if not module:
-            raise SettingsError(
-                "Requested settings, but settings are not configured. Set the environment "
-                f"variable {ENVIRONMENT_VARIABLE} (e.g. settings.development) or pass "
-                "--settings to manage.py."
-            )
+            raise SettingsError(NOT_CONFIGURED)
         loaded = load(module)
         if loaded.problems:
             raise SettingsError(loaded.problems)

@@ -312,7 +312,8 @@ def _resolve(raw: Mapping[str, Any], path: SettingPath) -> tuple[SettingPath, An
     if key not in DATABASE_FIELDS:
         return path, _unknown_key(key, DATABASE_FIELDS)
     if len(path) > 3 and key == "OPTIONS":
-        return ("DATABASES", alias, key, *path[3:]), Any
+        # Every driver's option names are lowercase; environment variable names seldom are.
+        return ("DATABASES", alias, key, *(part.lower() for part in path[3:])), Any
     if len(path) > 3:
         return path, f"DATABASES['{alias}']['{key}'] has no keys to set with '__'."
     return ("DATABASES", alias, key), DATABASE_FIELDS[key]
@@ -387,6 +388,8 @@ def _validate_databases(value: Any, loaded: LoadedSettings) -> dict[str, Databas
                 f"'URL': 'postgresql://user:password@host/name' or set {variable.upper()}."
             )
             continue
+        if not isinstance(checked["URL"], str):
+            continue  # its type is reported above
         try:
             url = parse_database_url(checked["URL"], show_path((*path, "URL")))
         except SettingsError as exc:
