@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from project.text import did_you_mean
@@ -123,84 +124,85 @@ def _libpq_accepts(name: str) -> bool:
     return True
 
 
-# family -> side -> (the driver's name in messages, names it accepts, a last check)
-Accepted = tuple[str, Callable[[], frozenset[str]], Callable[[str], bool]]
-DRIVERS: dict[str, dict[str, Accepted]] = {
+@dataclass(frozen=True)
+class _Driver:
+    """One driver: its name in messages and the keywords it takes."""
+
+    name: str
+    names: Callable[[], frozenset[str]]  # looked up on first use
+    knows: Callable[[str], bool] = lambda option: False  # the last word on an unlisted name
+
+    def takes(self, option: str) -> bool:
+        return option in self.names() or self.knows(option)
+
+
+DRIVERS: dict[str, dict[str, _Driver]] = {
     "postgresql": {
-        "sync": ("psycopg2 (libpq)", lambda: LIBPQ_KEYWORDS | PSYCOPG2_OWN, _libpq_accepts),
-        "async": ("asyncpg", _asyncpg, lambda name: False),
+        "sync": _Driver("psycopg2 (libpq)", lambda: LIBPQ_KEYWORDS | PSYCOPG2_OWN, _libpq_accepts),
+        "async": _Driver("asyncpg", _asyncpg),
     },
     "sqlite": {
-        "sync": ("sqlite3", lambda: SQLITE3_KEYWORDS, lambda name: False),
-        "async": ("aiosqlite", _aiosqlite, lambda name: False),
+        "sync": _Driver("sqlite3", lambda: SQLITE3_KEYWORDS),
+        "async": _Driver("aiosqlite", _aiosqlite),
     },
 }
-
-
-def _accepts(family: str, side: str, name: str) -> bool:
-    _, names, last_check = DRIVERS[family][side]
-    return name in names() or last_check(name)
 
 
 def check_options(options: Mapping[str, Any], family: str) -> list[tuple[tuple[str, ...], str]]:
     """Problems with ``OPTIONS`` for one database: (path below OPTIONS, what is wrong)."""
     problems: list[tuple[tuple[str, ...], str]] = []
     for name, value in options.items():
-        if name in SIDES:
-            if not isinstance(value, Mapping):
-                problems.append(
-                    (
-                        (name,),
-                        f"must be a table of options for the {name} driver only, "
-                        f"but got {type(value).__name__}",
-                    )
-                )
-                continue
+        if name not in SIDES:
+            if why := _both_sides(family, name):
+                problems.append(((name,), why))
+        elif not isinstance(value, Mapping):
+            driver = DRIVERS[family][name].name
+            why = f"must be a table of options for {driver} alone, not {type(value).__name__}."
+            problems.append(((name,), why))
+        else:
             problems += [
                 ((name, key), why) for key in value if (why := _one_side(family, name, key))
             ]
-        elif why := _both_sides(family, name):
-            problems.append(((name,), why))
     return problems
 
 
 def _one_side(family: str, side: str, name: str) -> str | None:
-    if _accepts(family, side, name):
+    if DRIVERS[family][side].takes(name):
         return None
-    driver = DRIVERS[family][side][0]
+    driver = DRIVERS[family][side].name
     other = "async" if side == "sync" else "sync"
-    if _accepts(family, other, name):
+    if DRIVERS[family][other].takes(name):
         return (
             f"{driver} takes no option {name!r}; it is an option of "
-            f"{DRIVERS[family][other][0]}: move it to OPTIONS[{other!r}]."
+            f"{DRIVERS[family][other].name}: move it to OPTIONS[{other!r}]."
         )
     return f"{driver} takes no option {name!r}.{_guess(family, (side,), name)}"
 
 
 def _both_sides(family: str, name: str) -> str | None:
     """A shared option goes to both drivers, so both must accept it."""
-    takers = [side for side in SIDES if _accepts(family, side, name)]
+    takers = [side for side in SIDES if DRIVERS[family][side].takes(name)]
     if len(takers) == len(SIDES):
         return None
-    drivers = " nor ".join(DRIVERS[family][side][0] for side in SIDES)
+    drivers = " nor ".join(DRIVERS[family][side].name for side in SIDES)
     if not takers:
         return f"neither {drivers} takes an option {name!r}.{_guess(family, SIDES, name)}"
     side = takers[0]
     other = next(s for s in SIDES if s != side)
     return (
-        f"only {DRIVERS[family][side][0]} takes the option {name!r}, but OPTIONS go to both "
-        f"drivers and {DRIVERS[family][other][0]} would refuse it: move it to "
+        f"only {DRIVERS[family][side].name} takes the option {name!r}, but OPTIONS go to both "
+        f"drivers and {DRIVERS[family][other].name} would refuse it: move it to "
         f"OPTIONS[{side!r}] = {{{name!r}: ...}}."
     )
 
 
 def _guess(family: str, sides: tuple[str, ...], name: str) -> str:
-    candidates = sorted({n for side in sides for n in DRIVERS[family][side][1]()})
+    candidates = sorted({n for side in sides for n in DRIVERS[family][side].names()})
     guess = did_you_mean(name, candidates)
     if guess is None:
         return " Remove it, or see the driver's documentation for the options it accepts."
-    takers = [side for side in sides if _accepts(family, side, guess)]
+    takers = [side for side in sides if DRIVERS[family][side].takes(guess)]
     if len(takers) < len(sides):
-        driver = DRIVERS[family][takers[0]][0]
+        driver = DRIVERS[family][takers[0]].name
         return f" Did you mean {guess!r}? It is {driver}'s alone: set it in OPTIONS[{takers[0]!r}]."
     return f" Did you mean {guess!r}?"

@@ -168,7 +168,7 @@ CASES = [
     ),
     env(
         "['OPTIONS']['sync'] (from environment variable APP_DATABASES__DEFAULT__OPTIONS): must "
-        "be a table of options for the sync driver only",
+        "be a table of options for psycopg2 (libpq) alone, not int.",
         "option-side-not-a-table",
         DATABASE_URL=PG,
         APP_DATABASES__DEFAULT__OPTIONS='{"sync": 5}',
