@@ -40,6 +40,8 @@ from project.database import (
 from project.database.unit_of_work import UnitOfWork
 from project.errors import DatabaseStartupError
 from project.schema import DatabaseSettings, TransactionMode
+from project.startup_errors import install as one_paragraph_errors
+from project.startup_errors import startup_lifespan
 
 __all__ = ["DatabasePlugin", "DatabasePluginConfig", "DatabaseStartupError", "registry_of"]
 
@@ -187,6 +189,7 @@ class DatabasePlugin(InitPluginProtocol):
     """Starts the engines on app startup, disposes them on shutdown, injects sessions."""
 
     def __init__(self, config: DatabasePluginConfig | None = None) -> None:
+        one_paragraph_errors()  # a settings error while the app is built prints short
         self.config = config or DatabasePluginConfig()
         own = self.config.databases
         self.registry = databases if own is None else DatabaseRegistry(own)
@@ -217,6 +220,7 @@ class DatabasePlugin(InitPluginProtocol):
         # The lifespan opens and closes the very managers the providers hold.
         managers = list(registry.values())
         app_config.lifespan.append(partial(_lifespan, managers, self._startup_check_mode()))
+        app_config.lifespan.insert(0, startup_lifespan)  # our startup errors print short
         app_config.signature_namespace.update(
             {
                 "AsyncSession": AsyncSession,

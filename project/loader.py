@@ -318,25 +318,30 @@ def _resolve(raw: Mapping[str, Any], path: SettingPath) -> tuple[SettingPath, An
     key = path[2].upper()
     fields = nested.fields
     if key not in fields:
-        return path, _unknown_key(setting, key, fields)
+        return path, _unknown_key(nested, key)
     if len(path) > 3 and key in nested.open_keys:
-        return (setting, name, key, *path[3:]), Any
+        # Names below an open key are lowercase (driver options); variable names seldom are.
+        return (setting, name, key, *(part.lower() for part in path[3:])), Any
     if len(path) > 3:
         return path, f"{setting}['{name}']['{key}'] has no keys to set with '__'."
     return (setting, name, key), fields[key]
 
 
-def _unknown_key(setting: str, key: str, known: Mapping[str, Any]) -> str:
+def _unknown_key(nested: NestedSetting, key: str) -> str:
+    known = nested.fields
     guess = did_you_mean(key, known)
     hint = f"did you mean {guess}?" if guess else f"known keys are {', '.join(known)}."
-    return f"an entry of {setting} has no key {key}; {hint}"
+    return f"{nested.noun} has no key {key}; {hint}"
 
 
 def _type_problem(path: SettingPath, tp: Any, value: Any, source: Source | None, why: str) -> str:
     shown = redact(value, path[-1])
+    # msgspec's own "Expected `int` >= 0" only repeats what the sentence says.
+    said = why.startswith("Expected `") and " - at `$" not in why
     return (
         f"Setting {show_path(path)} must be {type_name(tp)}, but got {shown!r} "
-        f"(from {source or 'an unknown layer'}): {why}. Change the value there."
+        f"(from {source or 'an unknown layer'}){'' if said else ': ' + why}. "
+        "Change the value there."
     )
 
 
@@ -384,7 +389,7 @@ def _validate_nested(
             if key not in fields:
                 where = loaded.source_of((*path, key))
                 loaded.problems.append(
-                    f"Setting {show_path(path)} ({where}): {_unknown_key(setting, key, fields)}"
+                    f"Setting {show_path(path)} ({where}): {_unknown_key(nested, key)}"
                 )
                 continue
             checked[key] = _checked(loaded, (*path, key), item, fields[key])
@@ -399,10 +404,16 @@ def _validate_nested(
         with contextlib.suppress(msgspec.ValidationError):  # each bad field is reported above
             entries[name] = config = msgspec.convert(checked, nested.entry)
             try:
-                nested.check(config, show_path(path))
-            except SettingsError as exc:
+                problems = nested.check(config, show_path(path))
+            except SettingsError as exc:  # the entry as a whole: cite its first required key
                 source = loaded.source_of((*path, *nested.required_keys[:1]))
                 loaded.problems += [f"{problem} (from {source})" for problem in exc.problems]
+                continue
+            for below, why in problems:
+                inner: SettingPath = (*path, *below)
+                loaded.problems.append(
+                    f"Setting {show_path(inner)} (from {loaded.source_of(inner)}): {why}"
+                )
     for name in nested.required_names:
         if name not in value:
             loaded.problems.append(nested.missing_name(setting, name))

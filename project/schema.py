@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -17,6 +17,13 @@ from project.redact import redact
 from project.urls import DatabaseURL, parse_database_url
 
 TransactionMode = Literal["auto", "atomic", "autocommit"]
+
+# Valid ranges: a value outside one is refused when the settings load.
+DAY = 86_400.0
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=DAY)]
+SecondsOrZero = Annotated[float, msgspec.Meta(ge=0, le=DAY)]  # 0 turns the feature off
+Recycle = Annotated[int, msgspec.Meta(ge=-1)]  # -1: never recycle
 
 
 class PoolSettings(msgspec.Struct, frozen=True):
@@ -52,14 +59,14 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True, 
     """
 
     URL: str
-    POOL_SIZE: int = 5
-    MAX_OVERFLOW: int = 10
-    POOL_TIMEOUT: float = 30.0
-    POOL_RECYCLE: int = 3600
+    POOL_SIZE: Count = 5
+    MAX_OVERFLOW: Count = 10
+    POOL_TIMEOUT: Seconds = 30.0
+    POOL_RECYCLE: Recycle = 3600
     PRE_PING: bool = False
-    PING_IDLE_AFTER: float = 30.0
+    PING_IDLE_AFTER: SecondsOrZero = 30.0
     ECHO: bool = False
-    CONNECT_TIMEOUT: float = 10.0
+    CONNECT_TIMEOUT: Seconds = 10.0
     OPTIONS: dict[str, Any] = msgspec.field(default_factory=dict)
     TRANSACTION: TransactionMode = "auto"
 
@@ -77,9 +84,20 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True, 
     def url(self) -> DatabaseURL:
         return self.parsed_url()
 
-    def check(self, where: str) -> None:
-        """Parse the URL now, the one time, so that a bad one is reported with ``where``."""
-        self.parsed_url(f"{where}['URL']")
+    def check(self, where: str) -> list[tuple[tuple[str, ...], str]]:
+        """Parse the URL now, the one time, and check OPTIONS against its drivers.
+
+        A bad URL raises ``SettingsError`` naming ``where``; each bad option is
+        returned as (its keys below the entry, why).
+        """
+        url = self.parsed_url(f"{where}['URL']")
+        if not self.OPTIONS:
+            return []  # no options, no driver imported
+        from project.driver_options import check_options
+
+        return [
+            (("OPTIONS", *below), why) for below, why in check_options(self.OPTIONS, url.family)
+        ]
 
     @property
     def pool(self) -> PoolSettings:
@@ -116,7 +134,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:
-    hints = typing.get_type_hints(struct)
+    hints = typing.get_type_hints(struct, include_extras=True)
     return {name: hints[name] for name in struct.__struct_fields__}
 
 
@@ -135,17 +153,19 @@ class NestedSetting:
     """
 
     entry: type[msgspec.Struct]
+    noun: str  # what one entry is called in messages: "a database entry"
     required_names: tuple[str, ...] = ()  # e.g. DATABASES must define "default"
     required_keys: tuple[str, ...] = ()  # e.g. each database needs a URL
     open_keys: tuple[str, ...] = ()  # keys whose value is a dict set key by key (OPTIONS)
     shortcuts: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # env var -> path
     examples: Mapping[str, str] = field(default_factory=dict)  # key -> example value
-    check_entry: Callable[[Any, str], None] | None = None  # raises SettingsError
+    # Checks beyond the types: raises SettingsError for the entry as a whole, and
+    # returns (keys below the entry, why) for each bad value inside it.
+    check_entry: Callable[[Any, str], list[tuple[tuple[str, ...], str]]] | None = None
 
-    def check(self, entry: Any, where: str) -> None:
-        """Whole-entry checks beyond the types (a database's URL), reported with ``where``."""
-        if self.check_entry is not None:
-            self.check_entry(entry, where)
+    def check(self, entry: Any, where: str) -> list[tuple[tuple[str, ...], str]]:
+        """Checks beyond the types (a database's URL and OPTIONS); ``where`` names the entry."""
+        return [] if self.check_entry is None else self.check_entry(entry, where)
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -183,6 +203,7 @@ class NestedSetting:
 NESTED_SETTINGS: dict[str, NestedSetting] = {
     "DATABASES": NestedSetting(
         DatabaseSettings,
+        noun="a database entry",
         required_names=("default",),
         required_keys=("URL",),
         open_keys=("OPTIONS",),

@@ -10,15 +10,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
-from litestar import Litestar
 
 from project.errors import DatabaseStartupError, ProjectError, SettingsError
-from project.management.commands.runserver import OneParagraphStartupErrors
 from tests.cli import ROOT, SECRET, with_password
 from tests.postgres import free_port
 
@@ -80,48 +75,6 @@ def test_an_unreachable_database_stops_startup_with_one_paragraph() -> None:
     assert "connection refused" in output
     assert "Traceback" not in output
     assert SECRET not in output
-
-
-async def _startup_failure(app: Any) -> str:
-    """Run an ASGI lifespan startup through ``app`` and return the failure message."""
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "lifespan.startup"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    with pytest.raises(BaseException):  # noqa: B017, PT011 - Litestar re-raises what failed
-        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
-    [failed] = [m for m in sent if m["type"] == "lifespan.startup.failed"]
-    return str(failed["message"])
-
-
-@pytest.mark.parametrize("grouped", [False, True], ids=["plain", "in-a-task-group"])
-async def test_a_project_error_at_startup_is_found_by_type(grouped: bool) -> None:
-    error = DatabaseStartupError(f"Database unreachable at startup: postgresql://a:{SECRET}@db/a")
-
-    @asynccontextmanager
-    async def failing(app: Litestar) -> AsyncIterator[None]:
-        raise ExceptionGroup("startup", [error]) if grouped else error
-        yield
-
-    message = await _startup_failure(OneParagraphStartupErrors(Litestar(lifespan=[failing])))
-    assert message.startswith("Database unreachable at startup")
-    assert "Traceback" not in message
-    assert SECRET not in message
-
-
-async def test_any_other_startup_error_keeps_its_traceback() -> None:
-    @asynccontextmanager
-    async def failing(app: Litestar) -> AsyncIterator[None]:
-        raise RuntimeError("a bug")
-        yield
-
-    message = await _startup_failure(OneParagraphStartupErrors(Litestar(lifespan=[failing])))
-    assert "Traceback" in message
-    assert "RuntimeError: a bug" in message
 
 
 def test_an_unreachable_database_is_not_a_settings_error() -> None:

@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from project.errors import ProjectError, SettingsError
-from project.redact import redact_text
+from project.errors import SettingsError
+from project.startup_errors import ONE_PARAGRAPH, paragraph
 
 BUILTIN_PACKAGE = "project.management.commands"
 ENTRY_POINT_GROUP = "project.commands"
@@ -105,12 +105,11 @@ def cli() -> None:
 
 
 def execute_from_command_line(argv: Sequence[str] | None = None) -> None:
-    """Run manage.py; a settings or startup problem is one readable paragraph, not a traceback."""
+    """Run manage.py; a settings problem is one readable paragraph, not a traceback."""
     try:
         cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="manage.py")
-    except ProjectError as exc:
-        kind = "Settings error" if isinstance(exc, SettingsError) else "Error"
-        click.echo(f"{kind}: {redact_text(str(exc))}", err=True)
+    except ONE_PARAGRAPH as exc:
+        click.echo(paragraph(exc), err=True)
         sys.exit(1)
 
 
