@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext
 
 from project.database.diagnose import diagnose
 from project.redact import redact_text
@@ -90,6 +91,15 @@ def watch(engine: Engine, alias: str, url: str) -> None:
     would tell them apart from any other ``OSError`` in a handler.
     """
 
+    @event.listens_for(engine, "handle_error")
+    def _drop_dead_connections(context: ExceptionContext) -> None:
+        # asyncpg reports "terminating connection due to administrator command"
+        # before its socket closes, so SQLAlchemy would pool the dead connection.
+        if not context.is_disconnect and any(
+            _server_gone(link) for link in _chain(context.original_exception)
+        ):
+            context.is_disconnect = True
+
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
         try:
@@ -146,15 +156,22 @@ def _unavailable(link: BaseException) -> bool:
         return True
     if isinstance(link, OSError):  # refused, reset, unknown host (gaierror), timeout
         return True
-    state = _sqlstate(link)
-    if state is not None:
-        return state.startswith("08") or state in _UNAVAILABLE_STATES
+    if _server_gone(link):
+        return True
+    if _sqlstate(link) is not None:
+        return False
     # psycopg2 reports libpq's connection failures with no SQLSTATE at all.
     return (
         isinstance(link, sa_exc.OperationalError)
         and hasattr(link.orig, "pgcode")
         and getattr(link.orig, "pgcode", None) is None
     )
+
+
+def _server_gone(link: BaseException) -> bool:
+    """The server said it cannot serve this connection (shutdown, connection exception)."""
+    state = _sqlstate(link)
+    return state is not None and (state.startswith("08") or state in _UNAVAILABLE_STATES)
 
 
 def _conflict(link: BaseException) -> bool:
@@ -192,8 +209,10 @@ def _not_found(exc: BaseException) -> bool:
 
 def cause_of(exc: BaseException) -> str:
     """The failure in one line, secrets masked."""
-    if isinstance(exc, PoolExhaustedError | DatabaseUnavailableError):
+    if isinstance(exc, PoolExhaustedError):
         return redact_text(str(exc))
+    if isinstance(exc, DatabaseUnavailableError) and exc.__cause__ is not None:
+        return str(diagnose(exc.__cause__))
     return str(diagnose(exc))
 
 
