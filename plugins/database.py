@@ -110,6 +110,10 @@ def _streams(message: HTTPResponseStartEvent) -> bool:
     return not any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
 
 
+def _last_part(message: Message) -> bool:
+    return message["type"] == "http.response.body" and not message.get("more_body", False)
+
+
 async def _finish(opened: list[_Opened], success: bool) -> None:
     """End every transaction of the request; a failure is tagged with the alias that raised it."""
     for item in opened:
@@ -139,48 +143,12 @@ class _TransactionMiddleware:
             return
         opened: list[_Opened] = []
         scope[_OPEN] = opened  # type: ignore[literal-required]
-        status = 0  # of the response as sent; 0 until it starts
-        streaming = dropped = False
-
-        async def send_after_commit(message: Message) -> None:
-            nonlocal status, streaming, dropped
-            if dropped:
-                return
-            if message["type"] == "http.response.start" and opened:
-                status = message["status"]
-                streaming = _streams(message)
-                if not streaming:
-                    try:
-                        await _finish(opened, success=status < 400)
-                    except Exception as exc:
-                        dropped = True
-                        await _send_error(send, exc, opened)
-                        return
-            elif message["type"] == "http.response.body" and streaming:
-                if not message.get("more_body", False):
-                    streaming = False
-                    try:  # the body may have written: commit before its last part
-                        await _finish(opened, success=status < 400)
-                    except Exception as exc:
-                        dropped = True  # the client sees an incomplete body, never a 2xx
-                        faults.log(
-                            faults.ERROR, exc, "Commit after a streaming body failed; body cut"
-                        )
-                        return
-            elif message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        exchange = _Exchange(opened, send)
         try:
-            await self.app(scope, receive, send_after_commit)
-            if opened and status and not dropped:
+            await self.app(scope, receive, exchange.send)
+            if opened and exchange.status and not exchange.replaced:
                 # Background tasks ran after the body: keep what they wrote, or say it was lost.
-                try:
-                    await _finish(opened, success=status < 400)
-                except Exception as exc:
-                    faults.log(
-                        500, exc, "Commit after a background task failed; its writes are lost"
-                    )
+                await exchange.end("Commit after a background task failed; its writes are lost")
         finally:
             # Closing returns each connection to its pool, which rolls back whatever
             # was not committed; while the request is being cancelled (a client
@@ -189,9 +157,49 @@ class _TransactionMiddleware:
                 await item.close()
 
 
+@dataclass(slots=True)
+class _Exchange:
+    """One response on its way out, and the points where its transactions end."""
+
+    opened: list[_Opened]
+    downstream: Send
+    status: int = 0  # 0 until the response starts
+    streaming: bool = False
+    replaced: bool = False  # an error response went out instead
+
+    async def send(self, message: Message) -> None:
+        if self.replaced:
+            return
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.streaming = bool(self.opened) and _streams(message)
+            if self.opened and not self.streaming:
+                try:
+                    await _finish(self.opened, success=self.status < 400)
+                except Exception as exc:
+                    self.replaced = True
+                    await _send_error(self.downstream, exc, self.opened)
+                    return
+        elif self.streaming and _last_part(message):
+            self.streaming = False
+            # Raising after the response started makes the server drop the
+            # connection: the client sees an incomplete body, never a whole 2xx.
+            await self.end("Commit after a stream failed; its body is cut short", reraise=True)
+        await self.downstream(message)
+
+    async def end(self, failure: str, reraise: bool = False) -> None:
+        """Commit (or roll back) what was written after the response started."""
+        try:
+            await _finish(self.opened, success=self.status < 400)
+        except Exception as exc:
+            faults.log(exc, failure, _fallback(self.opened))
+            if reraise:
+                raise
+
+
 async def _send_error(send: Send, exc: Exception, opened: list[_Opened]) -> None:
     status = faults.status_for(exc) or faults.ERROR
-    faults.log(status, exc, "Commit failed", _fallback(opened))
+    faults.log(exc, "Commit failed", _fallback(opened), status)
     body = faults.body(status)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.encode(), v.encode()) for k, v in faults.headers(status).items()]
@@ -333,7 +341,7 @@ def _database_error_response(request: Request[Any, Any, Any], exc: Exception) ->
     if status is None:
         return create_exception_response(request, exc)
     where = f"{request.method} {request.url.path}"
-    faults.log(status, exc, where, _fallback(opened))
+    faults.log(exc, where, _fallback(opened), status)
     return Response(
         faults.body(status),
         status_code=status,

@@ -85,5 +85,3 @@ def _parse_text(text: str, tp: Any) -> Any:
         except msgspec.DecodeError as exc:
             raise msgspec.ValidationError(f"not valid JSON ({exc})") from None
     return text
-
-

@@ -7,13 +7,15 @@ In-process, so a test can look at the app's pools while real HTTP requests
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from tests.postgres import free_port
@@ -85,3 +87,32 @@ async def load(
 
     await asyncio.gather(*(worker(n) for n in range(workers)))
     return outcomes
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(name="logs")
+def logs_fixture() -> Iterator[list[logging.LogRecord]]:
+    """Every record of our loggers, SQLAlchemy's and uvicorn's.
+
+    Not ``caplog``: a Litestar app in debug mode reconfigures the root logger.
+    Litestar's own lines go to stderr, which ``capfd`` sees.
+    """
+    handler = _Records()
+    loggers = [logging.getLogger(name) for name in ("project", "sqlalchemy", "uvicorn", "plugins")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    # With a handler in place, ECHO adds no stdout handler that outlives this test's capture.
+    echo, quiet = logging.getLogger("sqlalchemy.engine.Engine"), logging.NullHandler()
+    echo.addHandler(quiet)
+    yield handler.records
+    echo.removeHandler(quiet)
+    for logger in loggers:
+        logger.removeHandler(handler)

@@ -30,7 +30,7 @@ from plugins.database import DatabasePlugin, DatabasePluginConfig
 from project.database import DatabaseRegistry, DatabaseSessionManager
 from project.schema import DatabaseSettings
 from tests.postgres import ThrowawayCluster, free_port
-from tests.serve import Outcome, load, request, serve
+from tests.serve import Outcome, load, logs_fixture, request, serve  # noqa: F401 - logs_fixture is the logs fixture
 
 SECRET = "Sw0rdf1sh-s3cret"
 APP_NAME = "project-fault-tests"
@@ -124,31 +124,6 @@ def _app(url: str, **settings: Any) -> tuple[Litestar, DatabasePlugin]:
     databases = {"default": _settings(url, **settings)}
     plugin = DatabasePlugin(DatabasePluginConfig(databases=databases, startup_check="off"))
     return Litestar(route_handlers=ROUTES, plugins=[plugin], debug=True), plugin
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def logs() -> Iterator[list[logging.LogRecord]]:
-    """Every record of our loggers, SQLAlchemy's and uvicorn's.
-
-    Not ``caplog``: a Litestar app in debug mode reconfigures the root logger.
-    Litestar's own lines go to stderr, which ``capfd`` sees.
-    """
-    handler = _Records()
-    loggers = [logging.getLogger(name) for name in ("project", "sqlalchemy", "uvicorn", "plugins")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    yield handler.records
-    for logger in loggers:
-        logger.removeHandler(handler)
 
 
 def _errors(logs: list[logging.LogRecord]) -> list[logging.LogRecord]:

@@ -225,15 +225,21 @@ def headers(status: int) -> dict[str, str]:
     return {"retry-after": str(RETRY_AFTER)} if status == UNAVAILABLE else {}
 
 
-def describe(status: int, exc: BaseException, where: str, fallback: Source | None) -> str:
-    """The log line of a 5xx answer: alias, redacted URL, what failed and why."""
+def describe(exc: BaseException, where: str, fallback: Source | None, status: int | None) -> str:
+    """The log line of a failure: alias, redacted URL, what failed and why."""
     source = source_of(exc) or fallback
     database = f"database {source.alias!r} at {source.url}" if source else "a database"
-    return f"{where}: answered {status}; {database} failed: {cause_of(exc)}"
+    answered = f": answered {status}" if status else ""
+    return f"{where}{answered}; {database} failed: {cause_of(exc)}"
 
 
-def log(status: int, exc: BaseException, where: str, fallback: Source | None = None) -> None:
-    """One ERROR line per 5xx answer; a traceback only for the unexpected (500)."""
-    if status >= 500:
-        message = describe(status, exc, where, fallback)
-        logger.error(message, exc_info=exc if status == ERROR else None)
+def log(
+    exc: BaseException, where: str, fallback: Source | None = None, status: int | None = None
+) -> None:
+    """One ERROR line per 5xx answer, or per failure the client can no longer be told of.
+
+    A traceback only for the unexpected: an outage logs one line per request.
+    """
+    if status is None or status >= 500:
+        message = describe(exc, where, fallback, status)
+        logger.error(message, exc_info=exc if status in (None, ERROR) else None)
