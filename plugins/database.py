@@ -148,7 +148,7 @@ class _TransactionMiddleware:
         exchange = _Exchange(opened, send)
         try:
             await self.app(scope, receive, exchange.send)
-            if opened and exchange.status and not exchange.replaced:
+            if opened and exchange.sent and exchange.status < 400:
                 # Background tasks ran after the body: keep what they wrote, or say it was lost.
                 await exchange.end("Commit after a background task failed; its writes are lost")
         finally:
@@ -168,10 +168,13 @@ class _Exchange:
     status: int = 0  # 0 until the response starts
     streaming: bool = False
     replaced: bool = False  # an error response went out instead
+    sent: bool = False  # the whole response went out (a client that left cuts a stream)
 
     async def send(self, message: Message) -> None:
         if self.replaced:
             return
+        if _last_part(message):
+            self.sent = True
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.streaming = bool(self.opened) and _streams(message)
