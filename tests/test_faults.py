@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -166,13 +168,38 @@ def silent_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-@pytest.fixture(params=["refused", "unknown host", "connect timeout"])
+@pytest.fixture
+def resetting_port() -> Iterator[int]:
+    """A port that accepts each TCP connection and resets it at once."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+
+    def reset_all() -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return  # the fixture closed the server
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+
+    thread = threading.Thread(target=reset_all, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    server.shutdown(socket.SHUT_RDWR)
+    server.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(params=["refused", "reset", "unknown host", "connect timeout"])
 def unreachable_url(request: pytest.FixtureRequest) -> str:
     if request.param == "refused":
         return f"postgresql://app:{SECRET}@127.0.0.1:{free_port()}/app"
     if request.param == "unknown host":
         return f"postgresql://app:{SECRET}@db.invalid/app"
-    port = request.getfixturevalue("silent_port")
+    fixture = "resetting_port" if request.param == "reset" else "silent_port"
+    port = request.getfixturevalue(fixture)
     return f"postgresql://app:{SECRET}@127.0.0.1:{port}/app"
 
 
@@ -302,13 +329,12 @@ async def test_a_connection_killed_mid_query_is_a_503_and_is_dropped(
 
 
 async def test_an_exhausted_pool_answers_503_after_pool_timeout_and_stays_whole(
-    postgres_url: str, logs: list[logging.LogRecord]
+    postgres_url: str, logs: list[logging.LogRecord], capfd: pytest.CaptureFixture[str]
 ) -> None:
     """Ten times more slow requests than connections: each completes or gets the 503."""
     pool_timeout = 1.0
-    app, plugin = _app(
-        postgres_url, POOL_SIZE=2, MAX_OVERFLOW=0, POOL_TIMEOUT=pool_timeout, ECHO=False
-    )
+    url = postgres_url.replace("postgres@", f"postgres:{SECRET}@")  # the server trusts us
+    app, plugin = _app(url, POOL_SIZE=2, MAX_OVERFLOW=0, POOL_TIMEOUT=pool_timeout)
     slow = (
         [("GET", "/sleep/0.5")] * 8
         + [("POST", "/sleep/0.5")] * 8
@@ -345,6 +371,7 @@ async def test_an_exhausted_pool_answers_503_after_pool_timeout_and_stays_whole(
     logged = _errors(logs)
     assert len(logged) == len(unavailable)
     assert all("pool is exhausted" in r.getMessage() for r in logged)
+    _assert_no_secret(logs, capfd, [o.body for o in outcomes])
 
 
 # --- a restart under load -------------------------------------------------------
