@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
+import anyio
 import anyio.to_thread
 from advanced_alchemy.exceptions import RepositoryError
 from litestar import Litestar, Request, Response
@@ -117,12 +118,16 @@ def _last_part(message: Message) -> bool:
 
 
 async def _finish(opened: list[_Opened], success: bool) -> None:
-    """End every transaction of the request; a failure is tagged with the alias that raised it."""
-    for item in opened:
-        try:
-            await item.finish(success)
-        except Exception as exc:
-            raise item.manager.explain(exc) from None
+    """End every transaction of the request; a failure is tagged with the alias that raised it.
+
+    Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
+    """
+    with anyio.CancelScope(shield=True):
+        for item in opened:
+            try:
+                await item.finish(success)
+            except Exception as exc:
+                raise item.manager.explain(exc) from None
 
 
 def _fallback(opened: list[_Opened]) -> faults.Source | None:
@@ -173,8 +178,6 @@ class _Exchange:
     async def send(self, message: Message) -> None:
         if self.replaced:
             return
-        if _last_part(message):
-            self.sent = True
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.streaming = bool(self.opened) and _streams(message)
@@ -191,6 +194,7 @@ class _Exchange:
             # connection: the client sees an incomplete body, never a whole 2xx.
             await self.end("Commit after a stream failed; its body is cut short", reraise=True)
         await self.downstream(message)
+        self.sent = self.sent or _last_part(message)
 
     async def end(self, failure: str, reraise: bool = False) -> None:
         """Commit (or roll back) what was written after the response started."""
