@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from plugins.database import DatabasePlugin, DatabasePluginConfig
 from project.database import DatabaseRegistry, DatabaseSessionManager
+from project.redact import redact_text
 from project.schema import DatabaseSettings
 from tests.postgres import ThrowawayCluster, free_port
 from tests.serve import Outcome, load, logs_fixture, request, serve  # noqa: F401 - logs_fixture is the logs fixture
@@ -213,7 +214,10 @@ async def test_an_unreachable_database_is_a_logged_503_from_every_path(
 ) -> None:
     app, _ = _app(unreachable_url, CONNECT_TIMEOUT=0.5)
     async with AsyncTestClient(app) as client:
+        started = time.monotonic()
         response = await client.request(method, path)
+        shown = redact_text(unreachable_url)
+        _figure(f"{shown} {method} {path}: {response.status_code} in", started)
     _assert_unavailable(response.status_code, response.headers, response.text)
     [logged] = _errors(logs)
     message = logged.getMessage()
@@ -275,7 +279,9 @@ async def test_a_server_shutting_down_is_a_503(
         await asyncio.to_thread(cluster.shutdown, "smart", False)
         app, _ = _app(_secret_url(cluster))
         async with AsyncTestClient(app) as client:
+            started = time.monotonic()
             response = await client.request(method, path)
+            _figure(f"shutting down {method} {path}: {response.status_code} in", started)
     finally:
         holder.close()
         await asyncio.to_thread(_wait_stopped_then_start, cluster)
@@ -318,7 +324,9 @@ async def test_a_connection_killed_mid_query_is_a_503_and_is_dropped(
                 break
         response = await pending
         assert _checked_out(plugin.registry["default"]) == 0
+        started = time.monotonic()
         assert (await client.get("/session")).status_code == 200  # recovered, no restart
+        _figure(f"killed mid-query {method} {path}: {response.status_code}; next 200 in", started)
         assert (await client.get("/sync")).status_code == 200
     _assert_unavailable(response.status_code, response.headers, response.text)
     assert len(_errors(logs)) == 1
@@ -372,6 +380,13 @@ async def test_an_exhausted_pool_answers_503_after_pool_timeout_and_stays_whole(
     assert len(logged) == len(unavailable)
     assert all("pool is exhausted" in r.getMessage() for r in logged)
     _assert_no_secret(logs, capfd, [o.body for o in outcomes])
+    waits = sorted(o.seconds for o in unavailable)
+    print(
+        f"\npool: {len(outcomes)} requests of 0.5 s on 2 connections: {statuses.count(200)} x 200, "
+        f"{statuses.count(201)} x 201, {len(unavailable)} x 503 after {waits[0]:.2f}-"
+        f"{waits[-1]:.2f} s; /health {len(polls)} x 200, slowest "
+        f"{max(p.seconds for p in polls) * 1000:.0f} ms"
+    )
 
 
 # --- a restart under load -------------------------------------------------------
@@ -453,6 +468,11 @@ async def test_a_restart_under_load_is_only_503s_and_recovers(
     ok_after = [o.started + o.seconds for o in outcomes if o.status in (200, 201)
                 and o.started + o.seconds > marks["up"]]  # fmt: skip
     _report(outcomes, marks, min(ok_after) - marks["up"], len(stored - written))
+
+
+def _figure(what: str, started: float) -> None:
+    """A figure for the README's Reliability table (printed with ``pytest -s``)."""
+    print(f"\n{what} {(time.monotonic() - started) * 1000:.0f} ms")
 
 
 def _stored_ids(url: str, table: str) -> set[int]:
