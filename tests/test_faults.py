@@ -496,3 +496,18 @@ def _report(outcomes: list[Outcome], marks: dict[str, float], recover: float, ex
         f"slowest request {max(o.seconds for o in outcomes):.2f} s; "
         f"stored but answered 503: {extra}"
     )
+
+
+async def test_an_advanced_alchemy_service_on_an_unreachable_database_is_a_503(
+    logs: list[logging.LogRecord],
+) -> None:
+    """The repository wraps the failure in its own RepositoryError; the chain still says 503."""
+    from project.example.routes import router
+
+    url = f"postgresql://app:{SECRET}@127.0.0.1:{free_port()}/app"
+    databases = {"default": _settings(url)}
+    plugin = DatabasePlugin(DatabasePluginConfig(databases=databases, startup_check="off"))
+    async with AsyncTestClient(Litestar(route_handlers=[router], plugins=[plugin])) as client:
+        response = await client.get("/items")
+    _assert_unavailable(response.status_code, response.headers, response.text)
+    assert len(_errors(logs)) == 1

@@ -12,6 +12,7 @@ decides by type and SQLSTATE, never by where the exception was caught.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -174,16 +175,27 @@ def _server_gone(link: BaseException) -> bool:
     return state is not None and (state.startswith("08") or state in _UNAVAILABLE_STATES)
 
 
-def _conflict(link: BaseException) -> bool:
-    from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
+@functools.cache
+def _repository_errors() -> dict[str, type[Exception]]:
+    """advanced-alchemy's exceptions, imported on the first failure: it imports Litestar."""
+    from advanced_alchemy import exceptions
 
-    return isinstance(link, sa_exc.IntegrityError | RepositoryIntegrityError)
+    return {
+        "any": exceptions.RepositoryError,
+        "conflict": exceptions.IntegrityError,
+        "not found": exceptions.NotFoundError,
+        "many found": exceptions.MultipleResultsFoundError,
+    }
+
+
+def _conflict(link: BaseException) -> bool:
+    return isinstance(link, sa_exc.IntegrityError | _repository_errors()["conflict"])
 
 
 def _database_side(link: BaseException) -> bool:
-    from advanced_alchemy.exceptions import RepositoryError
-
-    return isinstance(link, sa_exc.SQLAlchemyError | RepositoryError) or _sqlstate(link) is not None
+    return isinstance(link, sa_exc.SQLAlchemyError | _repository_errors()["any"]) or (
+        _sqlstate(link) is not None
+    )
 
 
 def status_for(exc: BaseException) -> int | None:
@@ -202,9 +214,9 @@ def status_for(exc: BaseException) -> int | None:
 
 
 def _not_found(exc: BaseException) -> bool:
-    from advanced_alchemy.exceptions import MultipleResultsFoundError, NotFoundError
-
-    return isinstance(exc, NotFoundError | MultipleResultsFoundError)
+    """advanced-alchemy's lookups that found nothing (or too much): not a database failure."""
+    errors = _repository_errors()
+    return isinstance(exc, errors["not found"] | errors["many found"])
 
 
 def cause_of(exc: BaseException) -> str:
