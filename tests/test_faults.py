@@ -217,7 +217,7 @@ async def test_an_unreachable_database_is_a_logged_503_from_every_path(
         started = time.monotonic()
         response = await client.request(method, path)
         shown = redact_text(unreachable_url)
-        _figure(f"{shown} {method} {path}: {response.status_code} in", started)
+        figure = _figure(f"{shown} {method} {path}: {response.status_code} in", started)
     _assert_unavailable(response.status_code, response.headers, response.text)
     [logged] = _errors(logs)
     message = logged.getMessage()
@@ -225,6 +225,7 @@ async def test_an_unreachable_database_is_a_logged_503_from_every_path(
     assert "database 'default' at postgresql" in message
     assert "://app:********@" in message
     _assert_no_secret(logs, capfd, [response.text])
+    _show(capfd, figure)
 
 
 # --- a server of our own, stopped and restarted -----------------------------
@@ -281,7 +282,7 @@ async def test_a_server_shutting_down_is_a_503(
         async with AsyncTestClient(app) as client:
             started = time.monotonic()
             response = await client.request(method, path)
-            _figure(f"shutting down {method} {path}: {response.status_code} in", started)
+            figure = _figure(f"shutting down {method} {path}: {response.status_code} in", started)
     finally:
         holder.close()
         await asyncio.to_thread(_wait_stopped_then_start, cluster)
@@ -289,6 +290,7 @@ async def test_a_server_shutting_down_is_a_503(
     [logged] = _errors(logs)
     assert "shutting down" in logged.getMessage()
     _assert_no_secret(logs, capfd, [response.text])
+    _show(capfd, figure)
 
 
 def _wait_stopped_then_start(cluster: ThrowawayCluster) -> None:
@@ -326,11 +328,14 @@ async def test_a_connection_killed_mid_query_is_a_503_and_is_dropped(
         assert _checked_out(plugin.registry["default"]) == 0
         started = time.monotonic()
         assert (await client.get("/session")).status_code == 200  # recovered, no restart
-        _figure(f"killed mid-query {method} {path}: {response.status_code}; next 200 in", started)
+        figure = _figure(
+            f"killed mid-query {method} {path}: {response.status_code}; next 200 in", started
+        )
         assert (await client.get("/sync")).status_code == 200
     _assert_unavailable(response.status_code, response.headers, response.text)
     assert len(_errors(logs)) == 1
     _assert_no_secret(logs, capfd, [response.text])
+    _show(capfd, figure)
 
 
 # --- pool exhaustion ----------------------------------------------------------
@@ -381,11 +386,12 @@ async def test_an_exhausted_pool_answers_503_after_pool_timeout_and_stays_whole(
     assert all("pool is exhausted" in r.getMessage() for r in logged)
     _assert_no_secret(logs, capfd, [o.body for o in outcomes])
     waits = sorted(o.seconds for o in unavailable)
-    print(
-        f"\npool: {len(outcomes)} requests of 0.5 s on 2 connections: {statuses.count(200)} x 200, "
+    _show(
+        capfd,
+        f"pool: {len(outcomes)} requests of 0.5 s on 2 connections: {statuses.count(200)} x 200, "
         f"{statuses.count(201)} x 201, {len(unavailable)} x 503 after {waits[0]:.2f}-"
         f"{waits[-1]:.2f} s; /health {len(polls)} x 200, slowest "
-        f"{max(p.seconds for p in polls) * 1000:.0f} ms"
+        f"{max(p.seconds for p in polls) * 1000:.0f} ms",
     )
 
 
@@ -467,12 +473,17 @@ async def test_a_restart_under_load_is_only_503s_and_recovers(
     _assert_no_secret(logs, capfd, [o.body for o in outcomes])
     ok_after = [o.started + o.seconds for o in outcomes if o.status in (200, 201)
                 and o.started + o.seconds > marks["up"]]  # fmt: skip
-    _report(outcomes, marks, min(ok_after) - marks["up"], len(stored - written))
+    _show(capfd, _report(outcomes, marks, min(ok_after) - marks["up"], len(stored - written)))
 
 
-def _figure(what: str, started: float) -> None:
-    """A figure for the README's Reliability table (printed with ``pytest -s``)."""
-    print(f"\n{what} {(time.monotonic() - started) * 1000:.0f} ms")
+def _figure(what: str, started: float) -> str:
+    """A figure for the README's Reliability table (``_show`` prints it under ``pytest -s``)."""
+    return f"{what} {(time.monotonic() - started) * 1000:.0f} ms"
+
+
+def _show(capfd: pytest.CaptureFixture[str], figure: str) -> None:
+    with capfd.disabled():
+        print(f"\n{figure}")
 
 
 def _stored_ids(url: str, table: str) -> set[int]:
@@ -483,14 +494,14 @@ def _stored_ids(url: str, table: str) -> set[int]:
     return rows
 
 
-def _report(outcomes: list[Outcome], marks: dict[str, float], recover: float, extra: int) -> None:
-    """Figures for the README's Reliability table (printed with ``pytest -s``)."""
+def _report(outcomes: list[Outcome], marks: dict[str, float], recover: float, extra: int) -> str:
+    """Figures for the README's Reliability table."""
     during = [o for o in outcomes if o.started >= marks["down"] - 0.5]
     counts: dict[int, int] = {}
     for outcome in during:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    print(
-        f"\nrestart: {len(outcomes)} requests, statuses {dict(sorted(counts.items()))} "
+    return (
+        f"restart: {len(outcomes)} requests, statuses {dict(sorted(counts.items()))} "
         f"from 0.5 s before the stop; down for {marks['up'] - marks['down']:.2f} s; "
         f"first success {recover * 1000:.0f} ms after the server accepted connections; "
         f"slowest request {max(o.seconds for o in outcomes):.2f} s; "
