@@ -23,9 +23,9 @@ class Diagnosis(msgspec.Struct, frozen=True):
 _KNOWN_FAILURES: list[tuple[str, str, str]] = [
     (
         r"""(?:keyword argument|connection option) ['"](?P<name>[\w.-]+)['"]""",
-        "the URL has an option '{name}' that one of the drivers does not understand",
-        "Keep driver-specific options out of the URL: put them in OPTIONS['sync'] "
-        "(psycopg2) or OPTIONS['async'] (asyncpg).",
+        "the URL or OPTIONS has an option '{name}' that one of the drivers does not understand",
+        "Keep driver-specific options out of the URL and the shared OPTIONS: put them in "
+        "OPTIONS['sync'] (psycopg2) or OPTIONS['async'] (asyncpg).",
     ),
     (
         r"password authentication failed|invalidpassworderror|no password supplied",
