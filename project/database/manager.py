@@ -11,13 +11,14 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from project.database import faults
 from project.database.diagnose import diagnose
 from project.database.engines import SharedMemoryDatabase, create_engine_for
-from project.database.unit_of_work import PoolExhaustedError, transaction
+from project.database.faults import PoolExhaustedError
+from project.database.unit_of_work import transaction
 from project.errors import ProjectError
 from project.redact import redact_text
 from project.schema import DatabaseSettings, settings_from_url
@@ -57,24 +58,35 @@ class _Engines:
     one opening outlives it. Each engine is disposed exactly once.
     """
 
-    def __init__(self, config: DatabaseSettings) -> None:
+    def __init__(self, alias: str, config: DatabaseSettings) -> None:
+        self.alias = alias
         self.config = config
         self.memory = SharedMemoryDatabase() if config.url.is_memory else None
 
+    def _watched(self, engine: Engine) -> None:
+        """Failed connects of ``engine`` report this alias as unavailable (see faults)."""
+        faults.watch(engine, self.alias, self.config.url.redacted)
+
     @cached_property
     def async_engine(self) -> AsyncEngine:
-        return create_engine_for(self.config, self.memory, sync=False)
+        engine = create_engine_for(self.config, self.memory, sync=False)
+        self._watched(engine.sync_engine)
+        return engine
 
     @cached_property
     def sync_engine(self) -> Engine:
-        return create_engine_for(self.config, self.memory, sync=True)
+        engine = create_engine_for(self.config, self.memory, sync=True)
+        self._watched(engine)
+        return engine
 
     @cached_property
     def autocommit_engine(self) -> AsyncEngine:
         # An in-memory SQLite database has one connection per side: share its pool.
         if self.memory is not None:
             return self.async_engine.execution_options(isolation_level="AUTOCOMMIT")
-        return create_engine_for(self.config, None, sync=False, autocommit=True)
+        engine = create_engine_for(self.config, None, sync=False, autocommit=True)
+        self._watched(engine.sync_engine)
+        return engine
 
     @cached_property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -187,7 +199,7 @@ class DatabaseSessionManager:
             raise DatabaseNotReadyError(f"Database {self.alias!r} {self._closed}.")
         if self.config is None:
             raise DatabaseNotReadyError(self._not_ready("is not initialised"))
-        self._engines = engines = _Engines(self.config)
+        self._engines = engines = _Engines(self.alias, self.config)
         return engines
 
     @property
@@ -238,15 +250,15 @@ class DatabaseSessionManager:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """An AsyncSession: commit on success, rollback on error, closed on cancellation."""
-        async with transaction(self._open().sessions(), self._exhausted) as session:
+        async with transaction(self._open().sessions(), self) as session:
             yield session
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """An AsyncConnection inside a transaction that commits on success."""
-        with self._pool_timeouts_explained():
+        with self._explained():
             connection = await self.async_engine.connect()
-        async with transaction(connection, self._exhausted):
+        async with transaction(connection, self):
             yield connection
 
     # --- sync side ------------------------------------------------------------
@@ -254,7 +266,7 @@ class DatabaseSessionManager:
     @contextmanager
     def sync_session(self) -> Iterator[Session]:
         """A Session: commit on success, rollback on error."""
-        with self._pool_timeouts_explained(), self._open().sync_sessions() as session:
+        with self._explained(), self._open().sync_sessions() as session:
             try:
                 yield session
                 session.commit()
@@ -265,28 +277,26 @@ class DatabaseSessionManager:
     @contextmanager
     def sync_connect(self) -> Iterator[Connection]:
         """A Connection inside a transaction that commits on success."""
-        with self._pool_timeouts_explained(), self.sync_engine.begin() as connection:
+        with self._explained(), self.sync_engine.begin() as connection:
             yield connection
 
     @contextmanager
-    def _pool_timeouts_explained(self) -> Iterator[None]:
+    def _explained(self) -> Iterator[None]:
         try:
             yield
-        except PoolExhaustedError:
-            raise
-        except sa_exc.TimeoutError as exc:
-            raise self._exhausted(exc) from exc
+        except Exception as exc:
+            explained = self.explain(exc)
+            if explained is exc:
+                raise
+            raise explained from exc
 
-    def _exhausted(self, exc: sa_exc.TimeoutError) -> PoolExhaustedError:
-        """A pool timeout, as an error that says how to size the pool."""
-        pool = self._open().config.pool
-        return PoolExhaustedError(
-            f"Database {self.alias!r}: the connection pool is exhausted. All "
-            f"{pool.size} connections (+{pool.max_overflow} overflow) stayed in use "
-            f"for POOL_TIMEOUT={pool.timeout:g}s. Raise POOL_SIZE or MAX_OVERFLOW "
-            f"(APP_DATABASES__{self.alias.upper()}__POOL_SIZE), keep sessions shorter, or "
-            "limit concurrency; the server's max_connections must cover every process's pools."
-        )
+    def explain(self, exc: BaseException) -> BaseException:
+        """``exc`` tagged with this alias; a pool timeout says how to size the pool.
+
+        See ``project.database.faults.explain``: the plugin maps what this returns.
+        """
+        config = self._open().config
+        return faults.explain(exc, self.alias, config.pool.engine_arguments(), config.url.redacted)
 
     # --- lifecycle and health -------------------------------------------------
 

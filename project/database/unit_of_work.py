@@ -10,39 +10,35 @@ task is being cancelled.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from project.database.manager import DatabaseSessionManager
 
 AsyncResource = TypeVar("AsyncResource", AsyncSession, AsyncConnection)
 
 
-class PoolExhaustedError(sa_exc.TimeoutError):
-    """Every pooled connection stayed busy for longer than POOL_TIMEOUT."""
-
-
-Explain = Callable[[sa_exc.TimeoutError], PoolExhaustedError]
-
-
 @dataclass(slots=True)
 class UnitOfWork:
-    """One session or connection, and whether it holds a transaction to end."""
+    """One session or connection, whether it holds a transaction to end, and its database."""
 
     resource: AsyncSession | AsyncConnection | Session
     atomic: bool
-    finished: bool = False
+    manager: DatabaseSessionManager  # explains its errors and names it in logs
 
     async def finish(self, success: bool) -> None:
-        """Commit (when atomic and successful) or roll back, exactly once."""
-        if self.finished:
-            return
-        self.finished = True
+        """Commit (when atomic and successful) or roll back whatever transaction is open.
+
+        Harmless when nothing is open, so a request may end its work more than
+        once (at the response start, then after a stream or background task).
+        """
         if not self.atomic:
             return  # autocommit: nothing to end; close() hands the connection back
         resource = self.resource
@@ -59,7 +55,6 @@ class UnitOfWork:
         A cancelled connection may be mid-query, so it is invalidated rather
         than reused; both steps are shielded so that they complete.
         """
-        self.finished = True
         resource = self.resource
         if isinstance(resource, Session):
             await anyio.to_thread.run_sync(resource.rollback)
@@ -85,20 +80,23 @@ def _being_cancelled() -> bool:
 
 
 @asynccontextmanager
-async def transaction(resource: AsyncResource, explain: Explain) -> AsyncIterator[AsyncResource]:
+async def transaction(
+    resource: AsyncResource, manager: DatabaseSessionManager
+) -> AsyncIterator[AsyncResource]:
     """Commit ``resource`` when the block succeeds, roll back when it raises; close it.
 
-    A pool timeout inside the block becomes ``explain(exc)``: an error that
-    says how to size the pool.
+    An error is raised as ``manager.explain(exc)`` (tagged with its database;
+    a pool timeout becomes one that says how to size the pool).
     """
-    work = UnitOfWork(resource, atomic=True)
+    work = UnitOfWork(resource, True, manager)
     try:
         yield resource
         await work.finish(success=True)
     except BaseException as exc:
         await work.abort(exc)
-        if isinstance(exc, sa_exc.TimeoutError) and not isinstance(exc, PoolExhaustedError):
-            raise explain(exc) from exc
-        raise
+        explained = manager.explain(exc) if isinstance(exc, Exception) else exc
+        if explained is exc:
+            raise
+        raise explained from exc
     finally:
         await work.close()
