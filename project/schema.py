@@ -38,6 +38,21 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     OPTIONS: dict[str, Any] = msgspec.field(default_factory=dict)
     TRANSACTION: TransactionMode = "auto"
 
+    def __post_init__(self) -> None:
+        # msgspec checks ranges when it converts; an entry built in code is checked here.
+        for name, tp in _RANGED.items():
+            value = getattr(self, name)
+            try:
+                msgspec.convert(value, tp)
+            except msgspec.ValidationError:
+                from project.errors import SettingsError
+                from project.text import type_name
+
+                raise SettingsError(
+                    f"DatabaseSettings({name}={value!r}): {name} must be {type_name(tp)}. "
+                    "Pass a value in that range."
+                ) from None
+
     def __repr__(self) -> str:
         fields = ", ".join(
             f"{name}={redact(getattr(self, name), name)!r}" for name in self.__struct_fields__
@@ -69,6 +84,9 @@ def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:
 
 KNOWN_SETTINGS: dict[str, Any] = _field_types(SettingsSchema)
 DATABASE_FIELDS: dict[str, Any] = _field_types(DatabaseSettings)
+_RANGED = {
+    name: tp for name, tp in DATABASE_FIELDS.items() if typing.get_origin(tp) is Annotated
+}
 
 
 def convert(value: Any, tp: Any, *, from_text: bool = False) -> Any:
