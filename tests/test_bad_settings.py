@@ -273,6 +273,18 @@ CASES = [
         DEBUG = True
         """,
     ),
+    env(
+        "Settings module 'settings.nope' could not be found (from SETTINGS_MODULE or --settings)."
+        " Available: settings.base, settings.development",
+        "module-not-found",
+        SETTINGS_MODULE="settings.nope",
+    ),
+    env(
+        "Requested settings, but settings are not configured. Set the environment variable "
+        "SETTINGS_MODULE",
+        "module-not-named",
+        SETTINGS_MODULE="",
+    ),
     module("DATABASES has no 'default' entry", "databases-empty", "DATABASES = {}\n"),
     module(
         "DATABASES has no 'default' entry",
