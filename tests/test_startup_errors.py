@@ -9,11 +9,13 @@ process) and ``manage.py shell``.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,44 @@ def test_other_errors_keep_their_traceback(tmp_path: Path) -> None:
     output = _serve(["-m", "uvicorn", "brokenapp:app"], tmp_path)
     assert "Traceback (most recent call last)" in output
     assert "RuntimeError: a bug" in output
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def test_only_the_report_of_our_failed_startup_is_shortened() -> None:
+    """The filter is keyed to the exception that failed, not to any traceback text."""
+    from litestar import Litestar
+
+    from plugins.database import DatabasePlugin, DatabasePluginConfig
+    from project.schema import DatabaseSettings
+
+    url = f"postgresql://app:{SECRET}@127.0.0.1:{free_port()}/app"
+    config = DatabasePluginConfig(
+        databases={"default": DatabaseSettings(URL=url, CONNECT_TIMEOUT=2)}, startup_check="fail"
+    )
+    app = Litestar(plugins=[DatabasePlugin(config)])
+    with pytest.raises(BaseException) as caught:  # noqa: PT011 - Litestar wraps it in a group
+        async with app.lifespan():
+            pass
+    report = "".join(traceback.format_exception(caught.value))  # what Litestar hands uvicorn
+    server_log, kept = logging.getLogger("uvicorn.error"), _Kept()
+    server_log.addHandler(kept)
+    try:
+        server_log.error("Traceback (most recent call last):\nRuntimeError: someone else's")
+        server_log.error(report)
+        server_log.error(report)  # reported once; a second report is not ours to change
+    finally:
+        server_log.removeHandler(kept)
+    other, ours, again = kept.messages
+    assert other.endswith("RuntimeError: someone else's")
+    assert ours.startswith("Settings error: Database unreachable at startup")
+    assert "Traceback" not in ours
+    assert SECRET not in ours
+    assert again == report
