@@ -88,7 +88,8 @@ def _leftovers(manager: DatabaseSessionManager, url: str) -> tuple[list[int], li
     idle = _execute(
         url,
         "SELECT state, query, now() - state_change FROM pg_stat_activity "
-        f"WHERE state LIKE 'idle in transaction%' AND application_name = '{APP_NAME}'",
+        f"WHERE state LIKE 'idle in transaction%' AND application_name = '{APP_NAME}' "
+        "AND datname = current_database()",
     )
     return checked_out, idle
 

@@ -262,7 +262,8 @@ def _idle_in_transaction(url: str) -> int:
         _psql_value(
             url,
             "SELECT count(*) FROM pg_stat_activity "
-            f"WHERE state LIKE 'idle in transaction%' AND application_name = '{APP_NAME}'",
+            f"WHERE state LIKE 'idle in transaction%' AND application_name = '{APP_NAME}' "
+            "AND datname = current_database()",
         )
     )
 
