@@ -7,8 +7,8 @@ mapping of ``project.database.faults``: 409, 503 or 500) instead of a 2xx with
 nothing stored. A streaming response (no Content-Length) keeps its transaction
 open until its body ends and commits before the last part, so a failed commit
 cuts the body short; what a background task writes is committed after it
-runs. Requests that ask for no session pay nothing but one list lookup per
-ASGI message.
+runs. Requests that ask for no session pay nothing but a few checks per ASGI
+message.
 """
 
 from __future__ import annotations
@@ -124,6 +124,8 @@ async def _finish(opened: list[_Opened], success: bool) -> None:
 
     Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
     """
+    if not any(item.atomic for item in opened):
+        return  # autocommit only (most reads): nothing to end
     with anyio.CancelScope(shield=True):
         for item in opened:
             try:
