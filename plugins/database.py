@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
@@ -23,24 +23,35 @@ import msgspec
 from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.enums import ScopeType
+from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
-from project.database import DatabaseRegistry, DatabaseSessionManager, PoolExhaustedError
+from plugins import compat
+from project.database import (
+    DatabaseRegistry,
+    DatabaseSessionManager,
+    PoolExhaustedError,
+    listeners,
+    sqlite_guard,
+)
 from project.errors import SettingsError
 from project.schema import DatabaseSettings, TransactionMode
 
-__all__ = ["DatabasePlugin", "DatabasePluginConfig"]
+__all__ = ["DatabasePlugin", "DatabasePluginConfig", "request_session"]
 
 logger = logging.getLogger("project.database")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _OPEN = "project.database.open"  # scope key: what this request opened
+_SHARED = "project.database.shared"  # scope key: sessions and connections by (kind, alias)
 SessionT = TypeVar("SessionT", AsyncSession, Session)
 
 
@@ -57,9 +68,32 @@ class DatabasePluginConfig:
     session_key: str = "db_session"
     connection_key: str = "db_connection"
     sync_session_key: str = "db_sync_session"
+    engine_key: str = "db_engine"  # AsyncEngine, as advanced-alchemy's async config injects
+    sync_engine_key: str = "db_sync_engine"
     registry_key: str = "db"
     startup_check: Literal["fail", "warn", "off"] | None = None  # None: DATABASE_STARTUP_CHECK
     transaction_opt_key: str = "transaction"  # route opt that overrides TRANSACTION
+    # A request's transaction commits when its status is below 400 or in
+    # extra_commit_statuses, and not in extra_rollback_statuses (advanced-alchemy's
+    # autocommit handler: 2xx only, with the same two extra sets).
+    extra_commit_statuses: frozenset[int] = frozenset()
+    extra_rollback_statuses: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.extra_commit_statuses = frozenset(self.extra_commit_statuses)
+        self.extra_rollback_statuses = frozenset(self.extra_rollback_statuses)
+        if both := sorted(self.extra_commit_statuses & self.extra_rollback_statuses):
+            raise SettingsError(
+                f"DatabasePluginConfig: status codes {both} are in both extra_commit_statuses "
+                "and extra_rollback_statuses; a status either commits or rolls back, so keep "
+                "each code in one of the two sets."
+            )
+
+    def commits(self, status: int) -> bool:
+        """Whether a response with ``status`` commits the request's transaction."""
+        if status in self.extra_rollback_statuses:
+            return False
+        return status < 400 or status in self.extra_commit_statuses
 
 
 class DatabaseStartupError(SettingsError):
@@ -88,6 +122,8 @@ class _Opened:
             return
         if resource.in_transaction():
             await (resource.commit() if success else resource.rollback())
+        if isinstance(resource, AsyncSession):
+            await listeners.settle(resource)  # FileObject uploads finish before the response
 
     async def close(self) -> None:
         resource = self.resource
@@ -124,8 +160,9 @@ _REASONS = {
 class _TransactionMiddleware:
     """Ends each request's transactions before its response starts (see module doc)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, commits: Callable[[int], bool]) -> None:
         self.app = app
+        self.commits = commits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -141,8 +178,9 @@ class _TransactionMiddleware:
                 return
             if message["type"] == "http.response.start" and opened:
                 try:
+                    success = self.commits(message["status"])
                     for item in opened:
-                        await item.finish(success=message["status"] < 400)
+                        await item.finish(success)
                 except Exception as exc:
                     replaced = True
                     await _send_error(send, exc)
@@ -150,7 +188,8 @@ class _TransactionMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_after_commit)
+            with sqlite_guard.request_scope():
+                await self.app(scope, receive, send_after_commit)
         finally:
             # Closing returns each connection to its pool, which rolls back whatever
             # was not committed; while the request is being cancelled (a client
@@ -188,33 +227,117 @@ def _opened(scope: Scope) -> list[_Opened]:
         ) from None
 
 
+def _shared(scope: Scope) -> dict[tuple[str, str], Any]:
+    _opened(scope)  # a clear error without the middleware
+    return scope.setdefault(_SHARED, {})  # type: ignore[misc,no-any-return]
+
+
+def _shares_connection(manager: DatabaseSessionManager) -> bool:
+    """SQLite has one writer: a request's session and connection must be one connection."""
+    return manager.url is not None and manager.url.family == "sqlite"
+
+
 def _session_provider(
     manager: DatabaseSessionManager,
     opt_key: str,
+    kind: Literal["sync", "async"],
     factory: Callable[[bool], Callable[[], SessionT]],
 ) -> Callable[[Scope], SessionT]:
-    """A provider of ``factory(atomic)()``: a plain function, so Litestar calls it inline."""
+    """The request's session from ``factory(atomic)``: a plain function, called inline."""
+    key = (kind, manager.alias)
 
     def provide_session(scope: Scope) -> SessionT:
-        atomic = _is_atomic(scope, manager, opt_key)
-        session = factory(atomic)()
-        _opened(scope).append(_Opened(session, atomic))
+        shared = _shared(scope)
+        session: SessionT | None = shared.get(key)
+        if session is None:
+            atomic = _is_atomic(scope, manager, opt_key)
+            session = factory(atomic)()
+            _opened(scope).append(_Opened(session, atomic))
+            shared[key] = session
         return session
 
     return provide_session
 
 
-def _connection_provider(
-    manager: DatabaseSessionManager, opt_key: str
-) -> Callable[[Scope], Awaitable[AsyncConnection]]:
-    async def provide_connection(scope: Scope) -> AsyncConnection:
-        atomic = _is_atomic(scope, manager, opt_key)
-        engine = manager.async_engine if atomic else manager.autocommit_engine
-        connection = await engine.connect()
-        _opened(scope).append(_Opened(connection, atomic))
-        return connection
+async def _request_connection(
+    scope: Scope, manager: DatabaseSessionManager, opt_key: str
+) -> AsyncConnection:
+    """The request's one AsyncConnection to ``manager``'s database, opened on first use."""
+    shared = _shared(scope)
+    key = ("connection", manager.alias)
+    async with shared.setdefault(("lock", manager.alias), asyncio.Lock()):
+        connection: AsyncConnection | None = shared.get(key)
+        if connection is None:
+            atomic = _is_atomic(scope, manager, opt_key)
+            engine = manager.async_engine if atomic else manager.autocommit_engine
+            connection = await engine.connect()
+            _opened(scope).append(_Opened(connection, atomic))
+            shared[key] = connection
+    return connection
 
-    return provide_connection
+
+async def _request_session(
+    scope: Scope, manager: DatabaseSessionManager, opt_key: str
+) -> AsyncSession:
+    """The request's AsyncSession; in a SQLite transaction, on the request's one connection."""
+    shared = _shared(scope)
+    key = ("async", manager.alias)
+    session: AsyncSession | None = shared.get(key)
+    if session is not None:
+        return session
+    if not (_shares_connection(manager) and _is_atomic(scope, manager, opt_key)):
+        return _session_provider(manager, opt_key, "async", manager.async_sessionmaker_for)(scope)
+    connection = await _request_connection(scope, manager, opt_key)
+    session = shared.get(key)
+    if session is None:
+        # "control_fully": the session's commit commits the connection's transaction,
+        # exactly as a session with its own connection would.
+        factory = manager.async_sessionmaker_for(True)
+        session = factory(bind=connection, join_transaction_mode="control_fully")
+        _opened(scope).append(_Opened(session, atomic=False))  # the connection ends it
+        shared[key] = session
+    return session
+
+
+def _async_session_dependency(manager: DatabaseSessionManager, opt_key: str) -> Provide:
+    if not _shares_connection(manager):
+        provider = _session_provider(manager, opt_key, "async", manager.async_sessionmaker_for)
+        return Provide(provider, sync_to_thread=False)
+
+    async def provide_session(scope: Scope) -> AsyncSession:
+        return await _request_session(scope, manager, opt_key)
+
+    return Provide(provide_session)
+
+
+def _connection_dependency(manager: DatabaseSessionManager, opt_key: str) -> Provide:
+    async def provide_connection(scope: Scope) -> AsyncConnection:
+        return await _request_connection(scope, manager, opt_key)
+
+    return Provide(provide_connection)
+
+
+def _engine_dependency(manager: DatabaseSessionManager, *, sync: bool) -> Provide:
+    def provide_engine() -> AsyncEngine | Engine:
+        return manager.sync_engine if sync else manager.async_engine
+
+    return Provide(provide_engine, sync_to_thread=False)
+
+
+async def request_session(
+    connection: ASGIConnection[Any, Any, Any, Any] | Scope, alias: str = "default"
+) -> AsyncSession:
+    """The request's own ``db_session`` (same session, same transaction) outside injection.
+
+    For guards, middleware, authentication backends and work done while the
+    request runs; like advanced-alchemy's ``provide_session(state, scope)``.
+    Call it from inside ``DatabasePlugin``'s middleware (any route handler,
+    guard or route middleware qualifies); the plugin commits and closes it.
+    """
+    scope = connection.scope if isinstance(connection, ASGIConnection) else connection
+    plugin = scope["app"].plugins.get(DatabasePlugin)
+    manager = plugin.registry[alias]
+    return await _request_session(scope, manager, plugin.config.transaction_opt_key)
 
 
 class DatabasePlugin(InitPluginProtocol):
@@ -233,36 +356,29 @@ class DatabasePlugin(InitPluginProtocol):
         }
         for alias, manager in registry.items():
             suffix = "" if alias == "default" else f"_{alias}"
-            dependencies[config.session_key + suffix] = Provide(
-                _session_provider(manager, key, manager.async_sessionmaker_for),
-                sync_to_thread=False,
-            )
-            dependencies[config.connection_key + suffix] = Provide(
-                _connection_provider(manager, key)
-            )
-            dependencies[config.sync_session_key + suffix] = Provide(
-                _session_provider(manager, key, manager.sync_sessionmaker_for),
-                sync_to_thread=False,
+            dependencies.update(
+                {
+                    config.session_key + suffix: _async_session_dependency(manager, key),
+                    config.connection_key + suffix: _connection_dependency(manager, key),
+                    config.sync_session_key + suffix: Provide(
+                        _session_provider(manager, key, "sync", manager.sync_sessionmaker_for),
+                        sync_to_thread=False,
+                    ),
+                    config.engine_key + suffix: _engine_dependency(manager, sync=False),
+                    config.sync_engine_key + suffix: _engine_dependency(manager, sync=True),
+                }
             )
         app_config.dependencies.update(dependencies)
-        app_config.middleware.insert(0, _TransactionMiddleware)
+        middleware = DefineMiddleware(_TransactionMiddleware, commits=config.commits)
+        app_config.middleware.insert(0, middleware)
         app_config.lifespan.append(self._lifespan)
         app_config.state[config.registry_key] = registry
-        app_config.signature_namespace.update(
-            {
-                "AsyncSession": AsyncSession,
-                "AsyncConnection": AsyncConnection,
-                "Session": Session,
-                "DatabaseRegistry": DatabaseRegistry,
-            }
+        app_config.signature_namespace["DatabaseRegistry"] = DatabaseRegistry
+        handlers = dict.fromkeys(
+            (sa_exc.IntegrityError, sa_exc.DBAPIError, PoolExhaustedError),
+            _database_error_response,
         )
-        for exc_type in (
-            sa_exc.IntegrityError,
-            sa_exc.DBAPIError,
-            PoolExhaustedError,
-            RepositoryIntegrityError,
-        ):
-            app_config.exception_handlers.setdefault(exc_type, _database_error_response)
+        compat.install(app_config, handlers)
         return app_config
 
     @asynccontextmanager
