@@ -294,7 +294,10 @@ async def _request_session(
         # exactly as a session with its own connection would.
         factory = manager.async_sessionmaker_for(True)
         session = factory(bind=connection, join_transaction_mode="control_fully")
-        _opened(scope).append(_Opened(session, atomic=False))  # the connection ends it
+        # Ended before the connection, so the commit runs the session's listeners.
+        opened = _opened(scope)
+        first = next(i for i, item in enumerate(opened) if item.resource is connection)
+        opened.insert(first, _Opened(session, atomic=True))
         shared[key] = session
     return session
 
