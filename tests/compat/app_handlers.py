@@ -42,8 +42,12 @@ SCRIPT = [
 ]
 
 # Second shape: the app handles nothing itself at app level, one router catches everything.
-ROUTED_HANDLERS = [read, Router("/strict", route_handlers=[read, create],
-                               exception_handlers={Exception: router_catch_all})]
+ROUTED_HANDLERS = [
+    read,
+    Router(
+        "/strict", route_handlers=[read, create], exception_handlers={Exception: router_catch_all}
+    ),
+]
 ROUTED_SCRIPT = [
     ("GET", "/todos/7", None),  # no handler of the app's: the plugin's 404
     ("GET", "/strict/todos/7", None),  # the router's catch-all handles it

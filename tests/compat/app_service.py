@@ -63,7 +63,7 @@ class TodoController(Controller):
         todos_service: TodoService,
         filters: Annotated[list[FilterTypes], Dependency(skip_validation=True)],
     ) -> OffsetPagination[TodoOut]:
-        results, total = await todos_service.list_and_count(*filters)
+        results, total = await todos_service.get_many_and_count(*filters)
         return todos_service.to_schema(results, total, filters=filters, schema_type=TodoOut)
 
     @post()
@@ -85,7 +85,10 @@ class TodoController(Controller):
 
 
 SCRIPT = [
-    *[("POST", "/todos", {"title": title}) for title in ("Alpha", "beta", "Gamma", "delta", "Beta2")],
+    *[
+        ("POST", "/todos", {"title": title})
+        for title in ("Alpha", "beta", "Gamma", "delta", "Beta2")
+    ],
     ("POST", "/todos", {"title": "Alpha"}),  # duplicate -> 409
     ("GET", "/todos", None),
     ("GET", "/todos?currentPage=2&pageSize=2", None),

@@ -33,8 +33,9 @@ from tests.compat.harness import (
     use_file_store,
 )
 
-# The apps keep the shape of public apps: ``data: Model`` without a body marker.
-pytestmark = pytest.mark.filterwarnings("ignore:.*Reserved kwarg 'data'")
+# The apps keep the shape of public apps (``data: Model`` without a body marker,
+# ``Dependency(skip_validation=True)``), which Litestar 2.2x deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TODOS = "SELECT id, title, done FROM compat_todo ORDER BY id"
 
@@ -61,7 +62,10 @@ async def test_repository_crud_app(database_url: str) -> None:
     assert result["ours"] == result["advanced_alchemy"]
     transcript, stored = result["ours"]
     assert statuses(transcript) == [201, 201, 409, 200, 404, 200, 404, 204, 404, 200]
-    assert transcript[4][1] == {"status_code": 404, "detail": "The requested resource was not found"}
+    assert transcript[4][1] == {
+        "status_code": 404,
+        "detail": "The requested resource was not found",
+    }
     assert stored == [(1, "written", True)]
     touched = rows(database_url, "SELECT updated_at > created_at FROM compat_todo")
     assert touched == [(True,)]  # advanced-alchemy's updated_at listener ran on our session
@@ -73,7 +77,10 @@ async def test_service_app_with_filter_and_pagination_providers(database_url: st
     transcript, stored = result["ours"]
     assert statuses(transcript) == [201] * 5 + [409, 200, 200, 200, 400, 200, 404, 204, 404, 200]
     assert transcript[7][1] == {
-        "items": [{"id": 3, "title": "Gamma", "done": False}, {"id": 4, "title": "delta", "done": False}],
+        "items": [
+            {"id": 3, "title": "Gamma", "done": False},
+            {"id": 4, "title": "delta", "done": False},
+        ],
         "limit": 2,
         "offset": 2,
         "total": 5,
@@ -82,9 +89,7 @@ async def test_service_app_with_filter_and_pagination_providers(database_url: st
     assert len(stored) == 4
 
 
-async def test_file_object_app_stores_and_deletes_files(
-    database_url: str, tmp_path: Path
-) -> None:
+async def test_file_object_app_stores_and_deletes_files(database_url: str, tmp_path: Path) -> None:
     results: dict[Flavor, Any] = {}
     for flavor in FLAVORS:
         folder = tmp_path / flavor
@@ -92,7 +97,9 @@ async def test_file_object_app_stores_and_deletes_files(
         reset_tables(database_url)
         seen_after_first: list[dict[str, bytes]] = []
 
-        def after_each(index: int, folder: Path = folder, seen: list[Any] = seen_after_first) -> None:
+        def after_each(
+            index: int, folder: Path = folder, seen: list[Any] = seen_after_first
+        ) -> None:
             if index == 0:
                 seen.append(stored_files(folder))
 
@@ -122,7 +129,10 @@ async def test_model_as_request_body(database_url: str) -> None:
     # Better on purpose: a duplicate key that only the database catches is a 409
     # Conflict on ours; advanced-alchemy lets the raw IntegrityError become a 500.
     assert theirs[4][0] == 500
-    assert ours[4] == (409, {"status_code": 409, "detail": "Conflict: the change violates a database constraint."})
+    assert ours[4] == (
+        409,
+        {"status_code": 409, "detail": "Conflict: the change violates a database constraint."},
+    )
     assert ours[5] == theirs[5]
     assert len(ours[5][1]) == 3
 
@@ -153,7 +163,11 @@ async def test_the_apps_own_repository_error_handler_wins(database_url: str) -> 
 async def test_a_routers_handler_for_a_base_class_wins_over_the_plugins(database_url: str) -> None:
     result = await twins(database_url, app_handlers.ROUTED_SCRIPT, app_handlers.ROUTED_HANDLERS)
     ours, theirs = result["ours"][0], result["advanced_alchemy"][0]
-    assert ours[0] == theirs[0] == (404, {"status_code": 404, "detail": "The requested resource was not found"})
+    assert (
+        ours[0]
+        == theirs[0]
+        == (404, {"status_code": 404, "detail": "The requested resource was not found"})
+    )
     assert ours[2] == theirs[2]
     # Better on purpose: advanced-alchemy's app-level RepositoryError handler is more
     # specific than the router's Exception handler, so it overrides the router; ours
