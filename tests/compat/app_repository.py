@@ -53,7 +53,7 @@ class TodoController(Controller):
 
     @get()
     async def listing(self, db_session: AsyncSession) -> list[dict[str, Any]]:
-        todos = await TodoRepository(session=db_session).get_many(order_by=(Todo.id, False))
+        todos = await TodoRepository(session=db_session).list(order_by=(Todo.id, False))
         return [out(todo) for todo in todos]
 
 

@@ -63,7 +63,7 @@ class TodoController(Controller):
         todos_service: TodoService,
         filters: Annotated[list[FilterTypes], Dependency(skip_validation=True)],
     ) -> OffsetPagination[TodoOut]:
-        results, total = await todos_service.get_many_and_count(*filters)
+        results, total = await todos_service.list_and_count(*filters)
         return todos_service.to_schema(results, total, filters=filters, schema_type=TodoOut)
 
     @post()

@@ -42,7 +42,7 @@ class TodoController(Controller):
 
     @get(sync_to_thread=True)
     def listing(self, db_session: Session, db_engine: Engine) -> dict[str, Any]:
-        todos = TodoRepository(session=db_session).get_many(order_by=(Todo.id, False))
+        todos = TodoRepository(session=db_session).list(order_by=(Todo.id, False))
         return {"dialect": db_engine.dialect.name, "todos": [out(todo) for todo in todos]}
 
 
