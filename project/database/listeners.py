@@ -19,14 +19,6 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from advanced_alchemy._listeners import (
-    AsyncCacheListener,
-    BaseFileObjectListener,
-    SyncCacheListener,
-    SyncFileObjectListener,
-    get_file_tracker,
-    touch_updated_timestamp,
-)
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,8 +32,18 @@ _TRACKER = "_aa_file_tracker"  # advanced-alchemy's own session.info key for its
 _running: set[asyncio.Task[None]] = set()  # keeps unawaited tasks alive until they finish
 
 
+# advanced-alchemy's listener module imports Litestar: it is imported when the first
+# sessionmaker is made, so commands that only need an engine stay light.
+
+
 def make_sync_sessionmaker(bind: Any, **options: Any) -> sessionmaker[Session]:
     """A ``sessionmaker`` with advanced-alchemy's listeners, run inline at commit."""
+    from advanced_alchemy._listeners import (
+        SyncCacheListener,
+        SyncFileObjectListener,
+        touch_updated_timestamp,
+    )
+
     maker: sessionmaker[Session] = sessionmaker(bind, **options)
     event.listen(maker, "before_flush", SyncFileObjectListener.before_flush)
     event.listen(maker, "after_commit", SyncFileObjectListener.after_commit)
@@ -59,6 +61,12 @@ def make_async_sessionmaker(bind: Any, **options: Any) -> async_sessionmaker[Asy
     ``AsyncSession``, so (as advanced-alchemy does) the listeners go on a
     sync ``sessionmaker`` used as ``sync_session_class``.
     """
+    from advanced_alchemy._listeners import (
+        AsyncCacheListener,
+        BaseFileObjectListener,
+        touch_updated_timestamp,
+    )
+
     inner: sessionmaker[Session] = sessionmaker()
     event.listen(inner, "before_flush", BaseFileObjectListener.before_flush)
     event.listen(inner, "after_commit", _after_commit)
@@ -70,6 +78,8 @@ def make_async_sessionmaker(bind: Any, **options: Any) -> async_sessionmaker[Asy
 
 
 def _after_commit(session: Session) -> None:
+    from advanced_alchemy._listeners import get_file_tracker
+
     tracker = get_file_tracker(session, create=False)
     if tracker is not None:
         session.info.pop(_TRACKER, None)
@@ -77,6 +87,8 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_rollback(session: Session) -> None:
+    from advanced_alchemy._listeners import get_file_tracker
+
     tracker = get_file_tracker(session, create=False)
     if tracker is not None:
         session.info.pop(_TRACKER, None)
