@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from advanced_alchemy.exceptions import NotFoundError
 from advanced_alchemy.types import FileObject
-from litestar import Litestar, Response, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.testing import AsyncTestClient
@@ -225,3 +226,30 @@ def test_request_session_outside_a_request_says_what_to_do() -> None:
     }
     with pytest.raises(RuntimeError, match="add the plugin to the app"):
         asyncio.run(request_session(scope))
+
+
+async def test_the_apps_status_code_handler_renders_a_mapped_repository_error(
+    tmp_path: Path,
+) -> None:
+    """An app's 404 page shows for NotFoundError; advanced-alchemy, seeing any status-code
+    handler, registers no RepositoryError handler at all and answers 500."""
+
+    def not_found_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+        return Response(f"no such page: {request.url.path}", status_code=404)
+
+    @get("/missing")
+    async def missing() -> None:
+        raise NotFoundError(detail="No row 7")
+
+    url = f"sqlite:///{tmp_path / 'pages.sqlite3'}"
+    responses = {}
+    for flavor in ("advanced_alchemy", "ours"):
+        plugin = make_plugin(flavor, url)
+        app = Litestar([missing], plugins=[plugin], exception_handlers={404: not_found_page})
+        async with AsyncTestClient(app) as client:
+            responses[flavor] = await client.get("/missing")
+    assert responses["advanced_alchemy"].status_code == 500
+    assert (responses["ours"].status_code, responses["ours"].text) == (
+        404,
+        "no such page: /missing",
+    )
