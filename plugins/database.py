@@ -169,9 +169,10 @@ _REASONS = {
 class _TransactionMiddleware:
     """Ends each request's transactions before its response starts (see module doc)."""
 
-    def __init__(self, app: ASGIApp, commits: Callable[[int], bool]) -> None:
+    def __init__(self, app: ASGIApp, commits: Callable[[int], bool], sqlite: bool) -> None:
         self.app = app
         self.commits = commits
+        self.sqlite = sqlite  # whether to watch for a request deadlocking itself
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -197,7 +198,10 @@ class _TransactionMiddleware:
             await send(message)
 
         try:
-            with sqlite_guard.request_scope():
+            if self.sqlite:
+                with sqlite_guard.request_scope():
+                    await self.app(scope, receive, send_after_commit)
+            else:
                 await self.app(scope, receive, send_after_commit)
         finally:
             # Closing returns each connection to its pool, which rolls back whatever
@@ -383,7 +387,8 @@ class DatabasePlugin(InitPluginProtocol):
                 }
             )
         app_config.dependencies.update(dependencies)
-        middleware = DefineMiddleware(_TransactionMiddleware, commits=config.commits)
+        sqlite = any(_shares_connection(manager) for manager in registry.values())
+        middleware = DefineMiddleware(_TransactionMiddleware, commits=config.commits, sqlite=sqlite)
         app_config.middleware.insert(0, middleware)
         app_config.lifespan.append(self._lifespan)
         app_config.signature_namespace["DatabaseRegistry"] = DatabaseRegistry
