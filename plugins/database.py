@@ -351,7 +351,12 @@ async def request_session(
     guard or route middleware qualifies); the plugin commits and closes it.
     """
     scope = connection.scope if isinstance(connection, ASGIConnection) else connection
-    plugin = scope["app"].plugins.get(DatabasePlugin)
+    try:
+        plugin = scope["app"].plugins.get(DatabasePlugin)
+    except KeyError:
+        raise RuntimeError(
+            "request_session() needs DatabasePlugin on the app; add plugins=[DatabasePlugin()]."
+        ) from None
     manager = plugin.registry[alias]
     return await _request_session(scope, manager, plugin.config.transaction_opt_key)
 
