@@ -45,6 +45,8 @@ from project.database import (
 )
 from project.errors import SettingsError
 from project.schema import DatabaseSettings, TransactionMode
+from project.startup_errors import install as one_paragraph_errors
+from project.startup_errors import startup_lifespan
 
 __all__ = [
     "DatabasePlugin",
@@ -365,6 +367,7 @@ class DatabasePlugin(InitPluginProtocol):
     """Starts the engines on app startup, disposes them on shutdown, injects sessions."""
 
     def __init__(self, config: DatabasePluginConfig | None = None) -> None:
+        one_paragraph_errors()  # a settings error while the app is built prints short
         self.config = config or DatabasePluginConfig()
         own = self.config.databases
         self.registry = databases if own is None else DatabaseRegistry(own)
@@ -396,6 +399,7 @@ class DatabasePlugin(InitPluginProtocol):
         middleware = DefineMiddleware(_TransactionMiddleware, commits=config.commits, sqlite=sqlite)
         app_config.middleware.insert(0, middleware)
         app_config.lifespan.append(self._lifespan)
+        app_config.lifespan.insert(0, startup_lifespan)  # our startup errors print short
         app_config.signature_namespace["DatabaseRegistry"] = DatabaseRegistry
         handlers = dict.fromkeys(
             (sa_exc.IntegrityError, sa_exc.DBAPIError, PoolExhaustedError),
