@@ -124,14 +124,13 @@ class _Opened:
         if self.finished:
             return
         self.finished = True
-        if not self.atomic:
-            return  # autocommit: nothing to end; close() hands the connection back
         resource = self.resource
         if isinstance(resource, Session):
-            if resource.in_transaction():
+            if self.atomic and resource.in_transaction():
                 await anyio.to_thread.run_sync(resource.commit if success else resource.rollback)
             return
-        if resource.in_transaction():
+        # Autocommit: nothing to end; close() hands the connection back.
+        if self.atomic and resource.in_transaction():
             await (resource.commit() if success else resource.rollback())
         if isinstance(resource, AsyncSession):
             await listeners.settle(resource)  # FileObject uploads finish before the response

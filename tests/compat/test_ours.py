@@ -253,3 +253,19 @@ async def test_the_apps_status_code_handler_renders_a_mapped_repository_error(
         404,
         "no such page: /missing",
     )
+
+
+async def test_a_handler_that_commits_itself_has_its_files_stored_before_the_response(
+    database_url: str, tmp_path: Path
+) -> None:
+    @post("/docs", opt={"transaction": "autocommit"})
+    async def upload(db_session: AsyncSession) -> None:
+        file = FileObject(backend=FILES, filename="own.txt", content=b"committed by the handler")
+        db_session.add(Doc(name="own", file=file))
+        await db_session.commit()
+
+    use_file_store(tmp_path)
+    reset_tables(database_url)
+    async with AsyncTestClient(_app(database_url, [upload])) as client:
+        assert (await client.post("/docs")).status_code == 201
+        assert stored_files(tmp_path) == {"own.txt": b"committed by the handler"}
