@@ -269,3 +269,24 @@ async def test_a_handler_that_commits_itself_has_its_files_stored_before_the_res
     async with AsyncTestClient(_app(database_url, [upload])) as client:
         assert (await client.post("/docs")).status_code == 201
         assert stored_files(tmp_path) == {"own.txt": b"committed by the handler"}
+
+
+async def test_an_app_level_handler_for_a_base_class_keeps_the_errors(tmp_path: Path) -> None:
+    """The plugin registers nothing under an app's catch-all (advanced-alchemy's handler
+    would take NotFoundError from it); the catch-all sees database errors too."""
+
+    def catch_all(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        return Response({"caught": type(exc).__name__}, status_code=599)
+
+    @get("/missing")
+    async def missing() -> None:
+        raise NotFoundError(detail="No row 7")
+
+    url = f"sqlite:///{tmp_path / 'catch.sqlite3'}"
+    app = Litestar(
+        [missing], plugins=[make_plugin("ours", url)], exception_handlers={Exception: catch_all}
+    )
+    assert set(app.exception_handlers) == {Exception}
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/missing")
+    assert (response.status_code, response.json()) == (599, {"caught": "NotFoundError"})
