@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
@@ -87,8 +88,8 @@ class DatabasePluginConfig:
     # A request's transaction commits when its status is below 400 or in
     # extra_commit_statuses, and not in extra_rollback_statuses (advanced-alchemy's
     # autocommit handler: 2xx only, with the same two extra sets).
-    extra_commit_statuses: frozenset[int] = frozenset()
-    extra_rollback_statuses: frozenset[int] = frozenset()
+    extra_commit_statuses: AbstractSet[int] = frozenset()
+    extra_rollback_statuses: AbstractSet[int] = frozenset()
 
     def __post_init__(self) -> None:
         self.extra_commit_statuses = frozenset(self.extra_commit_statuses)
