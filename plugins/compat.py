@@ -19,22 +19,15 @@ from collections.abc import Callable, Mapping
 from inspect import getmro
 from typing import Any
 
-from advanced_alchemy.exceptions import (
-    DuplicateKeyError,
-    ForeignKeyError,
-    IntegrityError,
-    NotFoundError,
-    RepositoryError,
-)
-from advanced_alchemy.extensions.litestar.exception_handler import ConflictError
+from advanced_alchemy.exceptions import RepositoryError
+from advanced_alchemy.extensions.litestar.exception_handler import exception_to_http_response
 from advanced_alchemy.extensions.litestar.plugins.init.plugin import signature_namespace_values
 from advanced_alchemy.extensions.litestar.plugins.serialization import (
     SQLAlchemySerializationPlugin,
 )
 from litestar import Request, Response
 from litestar.config.app import AppConfig
-from litestar.exceptions import HTTPException, InternalServerException, NotFoundException
-from litestar.exceptions.responses import create_debug_response, create_exception_response
+from litestar.exceptions import HTTPException
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
@@ -101,22 +94,14 @@ _FALLBACK = "project_fallback_for"  # marks the handlers this module registered
 def repository_error_response(
     request: Request[Any, Any, Any], exc: RepositoryError
 ) -> Response[Any]:
-    """advanced-alchemy's mapping (404, 409, else 500) with its body; the app's status handlers win.
+    """advanced-alchemy's answer (404, 409, else 500, its body); the app's status handlers win.
 
-    Like advanced-alchemy's ``exception_to_http_response``; the one addition: a
-    handler the app registered for the resulting status code (a 404 page)
-    renders it.
+    A handler the app registered for the resulting status code (a 404 page)
+    renders it, where advanced-alchemy's plugin would register nothing at all.
     """
-    http_exc: HTTPException
-    if isinstance(exc, NotFoundError):
-        http_exc = NotFoundException(detail=str(exc.detail))
-    elif isinstance(exc, DuplicateKeyError | IntegrityError | ForeignKeyError):
-        http_exc = ConflictError(detail=str(exc.detail))
-    else:
-        http_exc = InternalServerException(detail=str(exc.detail))
-    status_handler = request.route_handler.resolve_exception_handlers().get(http_exc.status_code)
-    if status_handler is not None:
-        return status_handler(request, http_exc)
-    if request.app.debug:
-        return create_debug_response(request, exc)
-    return create_exception_response(request, http_exc)
+    response: Response[Any] = exception_to_http_response(request, exc)
+    status = response.status_code or 500
+    status_handler = request.route_handler.resolve_exception_handlers().get(status)
+    if status_handler is None:
+        return response
+    return status_handler(request, HTTPException(status_code=status, detail=str(exc.detail)))
