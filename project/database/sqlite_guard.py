@@ -88,15 +88,20 @@ def install(engine: Engine) -> None:
             raise SQLiteSelfDeadlockError(_MESSAGE.format(path=path))
         request.holders[path] = dbapi
 
-    def _on_end(connection: Any) -> None:
+    def _release(dbapi: Any) -> None:
         request = _request.get()
-        if request is not None:
-            dbapi = connection.connection.dbapi_connection
-            if request.holders.get(path) is dbapi:
-                del request.holders[path]
+        if request is not None and request.holders.get(path) is dbapi:
+            del request.holders[path]
+
+    def _on_end(connection: Any) -> None:
+        _release(connection.connection.dbapi_connection)
+
+    def _on_checkin(dbapi: Any, record: Any) -> None:
+        _release(dbapi)  # also after an invalidation, which ends no transaction itself
 
     event.listen(engine, "commit", _on_end)
     event.listen(engine, "rollback", _on_end)
+    event.listen(engine, "checkin", _on_checkin)
 
 
 _MESSAGE = (
