@@ -88,16 +88,17 @@ def install(engine: Engine) -> None:
             raise SQLiteSelfDeadlockError(_MESSAGE.format(path=path))
         request.holders[path] = dbapi
 
-    def _release(dbapi: Any) -> None:
+    def _on_end(connection: Any) -> None:
+        request = _request.get()
+        if request is None or path not in request.holders or connection.invalidated:
+            return  # an invalidated connection is released when it goes back to the pool
+        if request.holders[path] is connection.connection.dbapi_connection:
+            del request.holders[path]
+
+    def _on_checkin(dbapi: Any, record: Any) -> None:
         request = _request.get()
         if request is not None and request.holders.get(path) is dbapi:
             del request.holders[path]
-
-    def _on_end(connection: Any) -> None:
-        _release(connection.connection.dbapi_connection)
-
-    def _on_checkin(dbapi: Any, record: Any) -> None:
-        _release(dbapi)  # also after an invalidation, which ends no transaction itself
 
     event.listen(engine, "commit", _on_end)
     event.listen(engine, "rollback", _on_end)
