@@ -54,8 +54,8 @@ with contextlib.suppress(ImportError):
 
 
 def install(app_config: AppConfig, handlers: Mapping[type[Exception], Handler]) -> None:
-    """Add the exception handlers, the serialization plugin and the signature namespace."""
-    add_exception_handlers(app_config, {RepositoryError: repository_error_response, **handlers})
+    """Add ``handlers`` (see ``add_exception_handlers``), the serialization plugin and the names."""
+    add_exception_handlers(app_config, handlers)
     if not any(isinstance(p, SQLAlchemySerializationPlugin) for p in app_config.plugins):
         # Litestar runs plugins appended during on_app_init, as advanced-alchemy relies on.
         app_config.plugins.append(SQLAlchemySerializationPlugin())
