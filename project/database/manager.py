@@ -10,17 +10,11 @@ from typing import Any, Literal, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-)
-from sqlalchemy.ext.asyncio import (
-    async_sessionmaker as make_async_sessionmaker,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker as make_async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from project.database import faults
+from project.database import faults, listeners
 from project.database.diagnose import diagnose
 from project.database.engines import (
     SharedMemoryDatabase,
@@ -193,7 +187,7 @@ class DatabaseSessionManager:
     @property
     def async_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
         if self._async_sessions is None:
-            self._async_sessions = make_async_sessionmaker(
+            self._async_sessions = listeners.make_async_sessionmaker(
                 self.async_engine, expire_on_commit=False
             )
         return self._async_sessions
@@ -202,7 +196,7 @@ class DatabaseSessionManager:
     def autocommit_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
         """Sessions whose statements each commit on their own (no request transaction)."""
         if self._async_autocommit_sessions is None:
-            self._async_autocommit_sessions = make_async_sessionmaker(
+            self._async_autocommit_sessions = listeners.make_async_sessionmaker(
                 self.autocommit_engine, expire_on_commit=False
             )
         return self._async_autocommit_sessions
@@ -218,14 +212,18 @@ class DatabaseSessionManager:
     @property
     def sync_sessionmaker(self) -> sessionmaker[Session]:
         if self._sync_sessions is None:
-            self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._sync_sessions = listeners.make_sync_sessionmaker(
+                self.sync_engine, expire_on_commit=False
+            )
         return self._sync_sessions
 
     @property
     def sync_autocommit_sessionmaker(self) -> sessionmaker[Session]:
         if self._sync_autocommit_sessions is None:
             engine = self.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._sync_autocommit_sessions = sessionmaker(engine, expire_on_commit=False)
+            self._sync_autocommit_sessions = listeners.make_sync_sessionmaker(
+                engine, expire_on_commit=False
+            )
         return self._sync_autocommit_sessions
 
     # --- async side ---------------------------------------------------------
@@ -237,6 +235,7 @@ class DatabaseSessionManager:
         try:
             yield session
             await session.commit()
+            await listeners.settle(session)
         except asyncio.CancelledError:
             # The connection may be mid-query: drop it rather than reuse it.
             await asyncio.shield(session.invalidate())
