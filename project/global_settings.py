@@ -28,6 +28,9 @@ ENVIRONMENT = "development"
 #   CONNECT_TIMEOUT float  10.0   seconds to establish a connection
 #   OPTIONS         dict   {}     extra keyword arguments for the DB-API driver
 #   TRANSACTION     str    "auto" request transactions: "auto", "atomic" or "autocommit"
+#   PGBOUNCER       bool   False  the URL is a PgBouncer in transaction pooling mode: no
+#                                 prepared statements are kept, statements that run
+#                                 without a request transaction get one each
 DATABASES: dict[str, dict[str, Any]] = {}
 
 # What the app does when a database is unreachable at startup:

@@ -30,6 +30,7 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     CONNECT_TIMEOUT: float = 10.0
     OPTIONS: dict[str, Any] = msgspec.field(default_factory=dict)
     TRANSACTION: TransactionMode = "auto"
+    PGBOUNCER: bool = False
 
     def __repr__(self) -> str:
         fields = ", ".join(

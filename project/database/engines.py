@@ -19,6 +19,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from project.database import pgbouncer
 from project.database.pool import FairAsyncQueuePool
 from project.schema import DatabaseSettings
 from project.urls import DatabaseURL
@@ -80,6 +81,8 @@ def _connect_args(config: DatabaseSettings, url: DatabaseURL, side: str) -> dict
             args.setdefault("timeout", config.CONNECT_TIMEOUT)
         else:
             args.setdefault("connect_timeout", max(1, round(config.CONNECT_TIMEOUT)))
+        if config.PGBOUNCER:
+            pgbouncer.driver_options(args, side)
     else:
         # sqlite3's "timeout" is its busy timeout: how long a writer waits for the lock.
         args.setdefault("timeout", config.CONNECT_TIMEOUT)
@@ -116,7 +119,8 @@ def create_engines(
         arguments["poolclass"] = FairAsyncQueuePool
     elif memory is not None:
         arguments["poolclass"] = QueuePool
-    if autocommit:
+    bounced = autocommit and config.PGBOUNCER and url.family == "postgresql"
+    if autocommit and not bounced:
         arguments["isolation_level"] = "AUTOCOMMIT"
     if sync:
         engine = create_engine(target, **arguments)
@@ -124,6 +128,8 @@ def create_engines(
     else:
         async_engine = create_async_engine(target, **arguments)
         sync_engine = async_engine.sync_engine
+    if bounced:
+        pgbouncer.commit_each_statement(sync_engine)
     if url.family == "sqlite":
         _sqlite_events(sync_engine, wal=memory is None, immediate=not autocommit)
     if not config.PRE_PING and config.PING_IDLE_AFTER > 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import Any
 
 import click
 
@@ -30,6 +31,18 @@ def _module_exists(module: str) -> bool:
         return False
 
 
+def _pgbouncer_problems(databases: dict[str, Any]) -> list[str]:
+    """What each ``PGBOUNCER`` entry asks for that transaction pooling cannot carry."""
+    from project.database import pgbouncer
+
+    return [
+        problem
+        for alias, config in databases.items()
+        if config.PGBOUNCER
+        for problem in pgbouncer.problems(alias, config)
+    ]
+
+
 @click.command()
 def command() -> None:
     """Validate the settings; exit 1 when there is an error."""
@@ -46,6 +59,7 @@ def command() -> None:
         for setting in ("PLUGINS", "ROUTE_HANDLERS", "MODEL_MODULES"):
             names = list(loaded.values.get(setting, []))
             errors += _missing_modules(names, setting, objects=setting != "MODEL_MODULES")
+        warnings += _pgbouncer_problems(loaded.values.get("DATABASES", {}))
     for problem in errors:
         click.echo(f"ERROR: {problem}", err=True)
     for problem in warnings:
