@@ -51,3 +51,6 @@ COMMAND_PACKAGES: list[str] = []
 
 # Alembic configuration file; dbcheck reports whether each database is at head.
 ALEMBIC_CONFIG = ""
+
+# Worker processes for ``manage.py serve`` (and the connection budget of ``check --deploy``).
+WORKERS = 1

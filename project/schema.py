@@ -7,7 +7,7 @@ the setting, the expected type and where the value came from.
 from __future__ import annotations
 
 import typing
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -54,6 +54,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
     MODEL_MODULES: list[str]
     COMMAND_PACKAGES: list[str]
     ALEMBIC_CONFIG: str
+    WORKERS: Annotated[int, msgspec.Meta(ge=1)]
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:

@@ -9,9 +9,11 @@ process, kept alive by the manager.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -28,6 +30,23 @@ _LAST_USED = "project_last_used"
 # Execution option: how a SQLite transaction begins. "IMMEDIATE" (the default)
 # takes the write lock at once; long-lived interactive sessions use "DEFERRED".
 SQLITE_BEGIN = "sqlite_begin"
+
+
+# Every engine of the process, so a forked child can drop the pools it inherited.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_pools() -> None:
+    """In a forked child: new, empty pools; the parent's connections stay the parent's.
+
+    Two processes talking over one socket corrupt each other's sessions, so a
+    child never uses (nor closes) a connection it inherited.
+    """
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pools)
 
 
 def _driver_options(options: dict[str, Any], side: str) -> dict[str, Any]:
@@ -128,6 +147,7 @@ def create_engines(
     else:
         async_engine = create_async_engine(target, **arguments)
         sync_engine = async_engine.sync_engine
+    _ENGINES.add(sync_engine)
     if bounced:
         pgbouncer.commit_each_statement(sync_engine)
     if url.family == "sqlite":

@@ -44,7 +44,18 @@ def _pgbouncer_problems(databases: dict[str, Any]) -> list[str]:
 
 
 @click.command()
-def command() -> None:
+@click.option(
+    "--deploy",
+    is_flag=True,
+    help="Add the production checks: DEBUG, SECRET_KEY, startup checks, connection budget.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Worker processes for the connection budget (default: the WORKERS setting).",
+)
+def command(deploy: bool, workers: int | None) -> None:
     """Validate the settings; exit 1 when there is an error."""
     from project.conf import ENVIRONMENT_VARIABLE
     from project.loader import load
@@ -60,6 +71,13 @@ def command() -> None:
             names = list(loaded.values.get(setting, []))
             errors += _missing_modules(names, setting, objects=setting != "MODEL_MODULES")
         warnings += _pgbouncer_problems(loaded.values.get("DATABASES", {}))
+        if deploy and not errors:
+            from project.management.deploy import deploy_report
+
+            report = deploy_report(loaded.values, workers)
+            warnings += report.warnings
+            for note in report.notes:
+                click.echo(note)
     for problem in errors:
         click.echo(f"ERROR: {problem}", err=True)
     for problem in warnings:
