@@ -89,3 +89,28 @@ def _parse_text(text: str, tp: Any) -> Any:
     return text
 
 
+def settings_from_url(url: str, pool: dict[str, Any], where: str) -> DatabaseSettings:
+    """A ``DATABASES`` entry from a URL and keyword settings (``pool_size=10``).
+
+    Keywords are the entry's keys in lower case; a wrong one is a ``SettingsError``.
+    """
+    from project.errors import SettingsError
+    from project.text import did_you_mean
+
+    entry: dict[str, Any] = {"URL": url}
+    for keyword, value in pool.items():
+        key = keyword.upper()
+        if key not in DATABASE_FIELDS or key == "URL":
+            guess = did_you_mean(key, DATABASE_FIELDS)
+            hint = (
+                f"did you mean {guess.lower()}?"
+                if guess
+                else "known ones are "
+                + ", ".join(name.lower() for name in DATABASE_FIELDS if name != "URL")
+            )
+            raise SettingsError(f"{where}: unknown keyword {keyword!r}; {hint}.")
+        entry[key] = value
+    try:
+        return msgspec.convert(entry, DatabaseSettings)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"{where}: {exc}. Pass a value of the documented type.") from None

@@ -51,14 +51,16 @@ class Workspace:
         return self.namespace
 
     def _registry(self, app: Any) -> Any:
-        """The registry the app's DatabasePlugin opened, else the global one (closed by us)."""
-        from project.database import DatabaseRegistry, databases
+        """The registry of the app's DatabasePlugin (its lifespan closes it), else ours to close."""
+        from plugins.database import DatabasePlugin
+        from project.database import databases
 
-        for value in app.state.values():
-            if isinstance(value, DatabaseRegistry):
-                return value
-        self._closers.append(databases.close_all)
-        return databases
+        try:
+            return app.plugins.get(DatabasePlugin).registry
+        except KeyError:
+            registry = databases.current()
+            self._closers.append(registry.close_all)
+            return registry
 
     def _core(self, settings: Any, app: Any, db: Any) -> dict[str, Any]:
         from sqlalchemy import select, text
