@@ -39,6 +39,8 @@ from project.database import (
 )
 from project.errors import SettingsError
 from project.schema import DatabaseSettings, TransactionMode
+from project.startup_errors import install as one_paragraph_errors
+from project.startup_errors import startup_lifespan
 
 __all__ = ["DatabasePlugin", "DatabasePluginConfig", "DatabaseStartupError", "registry_of"]
 
@@ -228,6 +230,7 @@ class DatabasePlugin(InitPluginProtocol):
     """Starts the engines on app startup, disposes them on shutdown, injects sessions."""
 
     def __init__(self, config: DatabasePluginConfig | None = None) -> None:
+        one_paragraph_errors()  # a settings error while the app is built prints short
         self.config = config or DatabasePluginConfig()
         own = self.config.databases
         self.registry = databases if own is None else DatabaseRegistry(own)
@@ -256,6 +259,7 @@ class DatabasePlugin(InitPluginProtocol):
         app_config.dependencies.update(dependencies)
         app_config.middleware.insert(0, _TransactionMiddleware)
         app_config.lifespan.append(self._lifespan)
+        app_config.lifespan.insert(0, startup_lifespan)  # our startup errors print short
         app_config.signature_namespace.update(
             {
                 "AsyncSession": AsyncSession,

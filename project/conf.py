@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from project import startup_errors
 from project.errors import SettingsError
 from project.loader import (
     LoadedSettings,
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 ENVIRONMENT_VARIABLE = "SETTINGS_MODULE"
+NOT_CONFIGURED = (
+    "Requested settings, but settings are not configured. Set the environment variable "
+    f"{ENVIRONMENT_VARIABLE} (e.g. settings.development) or pass --settings to manage.py."
+)
 _OVERRIDE_SOURCE = Source("override", "override_settings()")
 
 
@@ -75,13 +80,10 @@ class LazySettings:
         self._loaded: LoadedSettings | None = None
 
     def _setup(self) -> LoadedSettings:
+        startup_errors.install()  # an uncaught settings error prints as its paragraph
         module = os.environ.get(ENVIRONMENT_VARIABLE)
         if not module:
-            raise SettingsError(
-                "Requested settings, but settings are not configured. Set the environment "
-                f"variable {ENVIRONMENT_VARIABLE} (e.g. settings.development) or pass "
-                "--settings to manage.py."
-            )
+            raise SettingsError(NOT_CONFIGURED)
         loaded = load(module)
         if loaded.problems:
             raise SettingsError(loaded.problems)

@@ -15,19 +15,26 @@ from project.redact import redact
 
 TransactionMode = Literal["auto", "atomic", "autocommit"]
 
+# Valid ranges: a value outside one is refused when the settings load.
+DAY = 86_400.0
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=DAY)]
+SecondsOrZero = Annotated[float, msgspec.Meta(ge=0, le=DAY)]  # 0 turns the feature off
+Recycle = Annotated[int, msgspec.Meta(ge=-1)]  # -1: never recycle
+
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One entry of ``DATABASES``; defaults are documented in global_settings."""
 
     URL: str
-    POOL_SIZE: int = 5
-    MAX_OVERFLOW: int = 10
-    POOL_TIMEOUT: float = 30.0
-    POOL_RECYCLE: int = 3600
+    POOL_SIZE: Count = 5
+    MAX_OVERFLOW: Count = 10
+    POOL_TIMEOUT: Seconds = 30.0
+    POOL_RECYCLE: Recycle = 3600
     PRE_PING: bool = False
-    PING_IDLE_AFTER: float = 30.0
+    PING_IDLE_AFTER: SecondsOrZero = 30.0
     ECHO: bool = False
-    CONNECT_TIMEOUT: float = 10.0
+    CONNECT_TIMEOUT: Seconds = 10.0
     OPTIONS: dict[str, Any] = msgspec.field(default_factory=dict)
     TRANSACTION: TransactionMode = "auto"
     PGBOUNCER: bool = False
@@ -58,7 +65,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:
-    hints = typing.get_type_hints(struct)
+    hints = typing.get_type_hints(struct, include_extras=True)
     return {name: hints[name] for name in struct.__struct_fields__}
 
 

@@ -36,10 +36,11 @@ class Workspace:
             runner = LifespanRunner(app)
             await runner.start()
         except Exception as exc:
-            from project.errors import SettingsError
+            from project.startup_errors import explaining
 
-            if isinstance(exc, SettingsError):
-                raise
+            ours = explaining(exc)  # also inside the exception group of a failed lifespan
+            if ours is not None:
+                raise ours from None
             raise click.ClickException(
                 f"The app failed to start:\n{short_traceback(exc, '')}".rstrip()
             ) from exc
