@@ -218,7 +218,7 @@ def test_manage_check_warns_about_them() -> None:
         "check",
         database_url="postgresql://app@bouncer:6432/app",
         APP_DATABASES__DEFAULT__PGBOUNCER="true",
-        APP_DATABASES__DEFAULT__OPTIONS='{"server_settings": {"jit": "off"}}',
+        APP_DATABASES__DEFAULT__OPTIONS='{"async": {"server_settings": {"jit": "off"}}}',
     )
     assert result.returncode == 0, result.stderr
     assert "WARNING: DATABASES['default']['OPTIONS'] sends the startup parameter(s) jit" in (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from project.management.commands.runserver import APP_FACTORY, _log_config
+from project.management.commands.runserver import APP_FACTORY
 
 
 @click.command()
@@ -48,7 +48,8 @@ def command(
 
     from project.conf import settings
 
-    # A settings problem is one paragraph here, before any worker starts.
+    # A settings problem is one paragraph here, before any worker starts; a failed
+    # startup in a worker prints one paragraph too, see project.startup_errors.
     module = settings.loaded.module
     count = workers or settings.WORKERS
     click.echo(
@@ -65,5 +66,4 @@ def command(
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=graceful_timeout,
-        log_config=_log_config(),
     )
