@@ -69,6 +69,7 @@ class DatabasePluginConfig:
     registry_key: str = "db"
     startup_check: Literal["fail", "warn", "off"] | None = None  # None: DATABASE_STARTUP_CHECK
     transaction_opt_key: str = "transaction"  # route opt that overrides TRANSACTION
+    primary_opt_key: str = "primary"  # route opt: True keeps every read on the primary
 
 
 class DatabaseStartupError(SettingsError):
@@ -200,13 +201,15 @@ def _opened(scope: Scope) -> list[_Opened]:
 def _session_provider(
     manager: DatabaseSessionManager,
     opt_key: str,
-    factory: Callable[[bool], Callable[[], SessionT]],
+    factory: Callable[[bool, bool], Callable[[], SessionT]],
+    primary_key: str = "primary",
 ) -> Callable[[Scope], SessionT]:
-    """A provider of ``factory(atomic)()``: a plain function, so Litestar calls it inline."""
+    """A provider of ``factory(atomic, primary)()``: a plain function, so Litestar calls it
+    inline; ``primary`` is the route's ``primary_opt_key`` opt (no replica reads)."""
 
     def provide_session(scope: Scope) -> SessionT:
         atomic = _is_atomic(scope, manager, opt_key)
-        session = factory(atomic)()
+        session = factory(atomic, bool(scope["route_handler"].opt.get(primary_key)))()
         _opened(scope).append(_Opened(session, atomic))
         return session
 
@@ -246,7 +249,9 @@ class DatabasePlugin(InitPluginProtocol):
         for alias, manager in registry.items():
             suffix = "" if alias == "default" else f"_{alias}"
             dependencies[config.session_key + suffix] = Provide(
-                _session_provider(manager, key, manager.async_sessionmaker_for),
+                _session_provider(
+                    manager, key, manager.async_sessionmaker_for, config.primary_opt_key
+                ),
                 sync_to_thread=False,
             )
             dependencies[config.connection_key + suffix] = Provide(

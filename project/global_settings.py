@@ -33,6 +33,10 @@ ENVIRONMENT = "development"
 #   PGBOUNCER       bool   False  the URL is a PgBouncer in transaction pooling mode: no
 #                                 prepared statements are kept, statements that run
 #                                 without a request transaction get one each
+#   REPLICAS        list   []     read replicas: URLs, or {"URL": ..., "POOL_SIZE": ...} to
+#                                 size one differently; reads outside a transaction go there
+#   REPLICA_MAX_LAG float  10.0   seconds of replay lag before a replica leaves the rotation
+#   REPLICA_CHECK_INTERVAL float 2.0  seconds between replica health and lag checks
 DATABASES: dict[str, dict[str, Any]] = {}
 
 # What the app does when a database is unreachable at startup:
