@@ -21,7 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugins.database import DatabasePlugin, DatabasePluginConfig
 from project.database import DatabaseSessionManager
+from project.database.budget import budgets
+from project.health import health_router
 from project.schema import DatabaseSettings
+from tests.cli import manage
 from tests.replica import StreamingPair, missing_binaries
 
 WHERE = text("SELECT pg_is_in_recovery()")  # True: the statement ran on the replica
@@ -218,3 +221,27 @@ async def test_a_replica_lagging_beyond_the_limit_leaves_the_rotation(
     pair.wait_replayed("SELECT count(*) FROM items WHERE n = 4", "1")
     await _back_in_rotation(client)
     assert await client.where(20) == Counter(replica=20)
+
+
+async def test_health_dbcheck_and_the_budget_list_the_replica(pair: StreamingPair) -> None:
+    config = DatabasePluginConfig(databases={"default": _config(pair)}, startup_check="off")
+    plugin = DatabasePlugin(config)
+    transport = httpx.ASGITransport(app=Litestar([health_router], plugins=[plugin]))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        health = (await http.get("/health/db")).json()
+    await plugin.registry.close_all()
+    assert health["status"] == "ok"
+    assert [(r["in_rotation"], r["lag_s"] < 1.0) for r in health["replicas"]] == [(True, True)]
+
+    checked = manage(
+        "dbcheck", database_url=pair.primary_url, APP_DATABASES__DEFAULT__REPLICAS=pair.replica_url
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "replica 1  in rotation  lag 0.0 s" in checked.stdout
+
+    manager = DatabaseSessionManager("default", _config(pair))
+    primary, replica = budgets(manager, workers=2)
+    assert replica.label == "DATABASES['default'] replica 1"
+    assert (replica.pools, replica.needed) == (["async AUTOCOMMIT"], 2 * 15)
+    assert replica.limit is not None
+    assert primary.needed == 2 * 3 * 15

@@ -25,7 +25,7 @@ _SERVER_LIMIT = text(
 class Budget(msgspec.Struct, frozen=True):
     """The worst case of one alias against what its server (or PgBouncer) allows."""
 
-    alias: str
+    label: str  # DATABASES['default'], or DATABASES['default'] replica 1
     workers: int
     pools: list[str]
     per_pool: int
@@ -43,7 +43,7 @@ class Budget(msgspec.Struct, frozen=True):
     def describe(self) -> str:
         pools = len(self.pools)
         sum_ = (
-            f"DATABASES[{self.alias!r}]: {self.workers} worker{'s' * (self.workers != 1)} x "
+            f"{self.label}: {self.workers} worker{'s' * (self.workers != 1)} x "
             f"{pools} pool{'s' * (pools != 1)} ({', '.join(self.pools)}) x {self.per_pool} "
             f"connections = {self.needed} at most"
         )
@@ -61,12 +61,21 @@ def per_pool(config: DatabaseSettings) -> int:
     return config.POOL_SIZE + config.MAX_OVERFLOW
 
 
-def budget(manager: DatabaseSessionManager, workers: int) -> Budget:
-    """The alias's worst case, with the limit read from its server (or PgBouncer)."""
+def budgets(manager: DatabaseSessionManager, workers: int) -> list[Budget]:
+    """The alias's worst case on its primary, then on each replica (one AUTOCOMMIT pool each),
+    with each limit read from that server (or PgBouncer)."""
     config = manager.config
     assert config is not None
     limit, source = server_limit(manager)
-    return Budget(manager.alias, workers, pools(config), per_pool(config), limit, source)
+    where = f"DATABASES[{manager.alias!r}]"
+    found = [Budget(where, workers, pools(config), per_pool(config), limit, source)]
+    for replica in manager.replicas.replicas if manager.replicas else []:
+        name = f"{where} replica {replica.number}"
+        limit, source = server_limit(DatabaseSessionManager(manager.alias, replica.config))
+        found.append(
+            Budget(name, workers, ["async AUTOCOMMIT"], per_pool(replica.config), limit, source)
+        )
+    return found
 
 
 def server_limit(manager: DatabaseSessionManager) -> tuple[int | None, str]:

@@ -34,29 +34,30 @@ def deploy_report(values: Mapping[str, Any], workers: int | None) -> DeployRepor
     count = workers or int(values.get("WORKERS") or 1)
     notes = []
     for alias, config in (values.get("DATABASES") or {}).items():
-        note, warning = _budget(alias, config, count)
-        notes.append(note)
-        warnings += [warning] if warning else []
+        for note, warning in _budgets(alias, config, count):
+            notes.append(note)
+            warnings += [warning] if warning else []
     return DeployReport(warnings, notes)
 
 
-def _budget(alias: str, config: Any, workers: int) -> tuple[str, str]:
-    from project.database.budget import budget
+def _budgets(alias: str, config: Any, workers: int) -> list[tuple[str, str]]:
+    """(note, warning or "") for the primary and each replica of one alias."""
+    from project.database.budget import budgets
     from project.database.manager import DatabaseSessionManager
 
     manager = DatabaseSessionManager(alias, config)
     if manager.url is None or manager.url.family != "postgresql":
-        return f"DATABASES[{alias!r}]: not a server database, no connection budget", ""
-    found = budget(manager, workers)
-    if not found.over:
-        return f"Connection budget: {found.describe()}", ""
+        return [(f"DATABASES[{alias!r}]: not a server database, no connection budget", "")]
     fix = (
         "Lower WORKERS, POOL_SIZE or MAX_OVERFLOW, or raise PgBouncer's max_client_conn."
         if config.PGBOUNCER
         else "Lower WORKERS, POOL_SIZE or MAX_OVERFLOW, raise the server's max_connections, "
         "or put PgBouncer in front (PGBOUNCER = True)."
     )
-    return (
-        f"Connection budget: {found.describe()}",
-        f"Connection budget exceeded: {found.describe()}. {fix}",
-    )
+    return [
+        (
+            f"Connection budget: {found.describe()}",
+            f"Connection budget exceeded: {found.describe()}. {fix}" if found.over else "",
+        )
+        for found in budgets(manager, workers)
+    ]
