@@ -212,7 +212,7 @@ async def test_mixed_abuse_loses_nothing_and_leaks_nothing(postgres_url: str, ta
     idle = _execute(
         postgres_url,
         "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' "
-        f"AND application_name = '{APP_NAME}'",
+        f"AND application_name = '{APP_NAME}' AND datname = current_database()",
     )
     assert idle[0][0] == 0
     assert {"write 201", "boom 500", "refuse 422", "conflict 409"} <= set(seen)
