@@ -28,7 +28,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugins.database import DatabasePlugin, DatabasePluginConfig
-from project.database import pgbouncer
+from project.database import DatabaseSessionManager, pgbouncer
+from project.database.budget import budgets
 from project.schema import DatabaseSettings
 from tests.cli import manage
 from tests.pgbouncer import MISSING, PgBouncer
@@ -224,3 +225,11 @@ def test_manage_check_warns_about_them() -> None:
     assert "WARNING: DATABASES['default']['OPTIONS'] sends the startup parameter(s) jit" in (
         result.stderr
     )
+
+
+def test_the_budget_behind_pgbouncer_is_its_max_client_conn(bouncer: PgBouncer) -> None:
+    manager = DatabaseSessionManager("default", DatabaseSettings(URL=bouncer.url, PGBOUNCER=True))
+    (found,) = budgets(manager, workers=40)
+    assert (found.needed, found.limit, found.over) == (40 * 3 * 15, 500, True)
+    assert "PgBouncer's max_client_conn" in found.limit_source
+    assert "default_pool_size 8" in found.limit_source

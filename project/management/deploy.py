@@ -54,10 +54,12 @@ def _budgets(alias: str, config: Any, workers: int) -> list[tuple[str, str]]:
         else "Lower WORKERS, POOL_SIZE or MAX_OVERFLOW, raise the server's max_connections, "
         "or put PgBouncer in front (PGBOUNCER = True)."
     )
-    return [
-        (
-            f"Connection budget: {found.describe()}",
-            f"Connection budget exceeded: {found.describe()}. {fix}" if found.over else "",
-        )
-        for found in budgets(manager, workers)
-    ]
+    found = []
+    for budget in budgets(manager, workers):
+        warning = ""
+        if budget.over:
+            warning = f"Connection budget exceeded: {budget.describe()}. {fix}"
+        elif budget.limit is None:
+            warning = f"Connection budget not checked: {budget.describe()}."
+        found.append((f"Connection budget: {budget.describe()}", warning))
+    return found
