@@ -38,6 +38,7 @@ logger = logging.getLogger("project.database")
 _WROTE = "project.database.wrote"  # session.info: this session wrote; stay on the primary
 _REPLICA = "project.database.replica"  # session.info: the replica engine this session reads from
 _FALLBACK = "project.database.fallback"  # pool record: connected to the primary instead
+_SECOND_LOOK = 0.1  # seconds between the two lag readings of a replica that seems behind
 _LOCKS = ("for update", "for share", "for no key update", "for key share")
 
 # Replay lag in seconds: 0 when every received WAL record is replayed (an idle
@@ -112,10 +113,20 @@ class Replica:
         timeout = self.config.CONNECT_TIMEOUT
         connection = await asyncpg.connect(dsn, timeout=timeout, statement_cache_size=0)
         try:
-            async with connection.transaction():  # one server connection, even behind PgBouncer
-                return float(await connection.fetchval(_LAG_QUERY, timeout=timeout))
+            lag = await self._query_lag(connection, timeout)
+            if lag > 0:
+                # WAL that arrived a moment ago reads as the age of the last replayed
+                # transaction; a replica that keeps up has replayed it on a second look.
+                await asyncio.sleep(_SECOND_LOOK)
+                lag = await self._query_lag(connection, timeout)
+            return lag
         finally:
             await connection.close(timeout=timeout)
+
+    @staticmethod
+    async def _query_lag(connection: Any, seconds: float) -> float:
+        async with connection.transaction():  # one server connection, even behind PgBouncer
+            return float(await connection.fetchval(_LAG_QUERY, timeout=seconds))
 
 
 class ReplicaSet:
