@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from project.database import DatabaseRegistry, binds
 from project.schema import DatabaseSettings
+from tests.cli import manage
 
 
 class MainBase(DeclarativeBase):
@@ -89,3 +90,15 @@ async def test_the_sync_session_routes_the_same_way(registry: DatabaseRegistry) 
     with binds.sync_session(registry, MODELS) as session:
         assert session.get(Customer, 3) is not None
         assert session.get_bind(PageView).url.get_backend_name() == "sqlite"
+
+
+def test_createtables_creates_each_bound_model_on_its_alias(tmp_path: Path) -> None:
+    result = manage(
+        "createtables",
+        database_url=f"sqlite:///{tmp_path / 'main.sqlite3'}",
+        APP_DATABASES__ANALYTICS__URL=f"sqlite:///{tmp_path / 'analytics.sqlite3'}",
+        APP_MODEL_MODULES="tests.test_binds",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = sorted(line.split("  [")[0] for line in result.stdout.splitlines())
+    assert lines == ["analytics: created binds_page_view", "default: created binds_customer"]

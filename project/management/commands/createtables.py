@@ -45,7 +45,15 @@ def command(aliases: tuple[str, ...]) -> None:
 
 
 def _models_on(alias: str, models: Iterable[type]) -> list[type]:
-    """Models bound to ``alias`` with ``__bind_key__``, and those bound to none."""
+    """The models whose tables belong on ``alias``.
+
+    Once any model names its alias with ``__bind_key__``, every model lives on
+    its own alias (unbound ones on "default"), as ``project.database.binds``
+    routes them; without bind keys every alias gets every table, as before.
+    """
     from project.database.binds import alias_of
 
-    return [m for m in models if getattr(m, "__bind_key__", None) is None or alias_of(m) == alias]
+    models = list(models)
+    if all(getattr(model, "__bind_key__", None) is None for model in models):
+        return models
+    return [model for model in models if alias_of(model) == alias]
