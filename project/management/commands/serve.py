@@ -43,7 +43,7 @@ def command(
     forwarded_allow_ips: str | None,
     graceful_timeout: int,
 ) -> None:
-    """Serve the app for production with uvicorn workers (no reload)."""
+    """Serve the app in production (uvicorn workers)."""
     import uvicorn
 
     from project.conf import settings
