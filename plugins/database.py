@@ -62,6 +62,7 @@ __all__ = [
 
 logger = logging.getLogger("project.database")
 
+PRIMARY_OPT = "primary"  # the default route opt that keeps a request's reads on the primary
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _OPEN = "project.database.open"  # scope key: what this request opened
 _SHARED = "project.database.shared"  # scope key: sessions and connections by (kind, alias)
@@ -88,6 +89,7 @@ class DatabasePluginConfig:
     registry_key: str = "db"
     startup_check: Literal["fail", "warn", "off"] | None = None  # None: DATABASE_STARTUP_CHECK
     transaction_opt_key: str = "transaction"  # route opt that overrides TRANSACTION
+    primary_opt_key: str = PRIMARY_OPT  # route opt: True keeps every read on the primary
     # A request's transaction commits when its status is below 400 or in
     # extra_commit_statuses, and not in extra_rollback_statuses (advanced-alchemy's
     # autocommit handler: 2xx only, with the same two extra sets).
@@ -304,9 +306,11 @@ def _session_provider(
     manager: DatabaseSessionManager,
     opt_key: str,
     kind: Literal["sync", "async"],
-    factory: Callable[[bool], Callable[[], SessionT]],
+    factory: Callable[[bool, bool], Callable[[], SessionT]],
+    primary_key: str,
 ) -> Callable[[Scope], SessionT]:
-    """The request's session from ``factory(atomic)``: a plain function, called inline."""
+    """The request's session from ``factory(atomic, primary)``: a plain function, called
+    inline; ``primary`` is the route's ``primary_opt_key`` opt (no replica reads)."""
     key = (kind, manager.alias)
 
     def provide_session(scope: Scope) -> SessionT:
@@ -314,7 +318,8 @@ def _session_provider(
         session: SessionT | None = shared.get(key)
         if session is None:
             atomic = _is_atomic(scope, manager, opt_key)
-            session = factory(atomic)()
+            primary = bool(scope["route_handler"].opt.get(primary_key))
+            session = factory(atomic, primary)()
             _opened(scope).append(_Opened(session, atomic, manager))
             shared[key] = session
         return session
@@ -352,7 +357,10 @@ async def _request_session(
     if session is not None:
         return session
     if not (_shares_connection(manager) and _is_atomic(scope, manager, opt_key)):
-        return _session_provider(manager, opt_key, "async", manager.async_sessionmaker_for)(scope)
+        provider = _session_provider(
+            manager, opt_key, "async", manager.async_sessionmaker_for, PRIMARY_OPT
+        )
+        return provider(scope)
     connection = await _request_connection(scope, manager, opt_key)
     session = shared.get(key)
     if session is None:
@@ -368,9 +376,13 @@ async def _request_session(
     return session
 
 
-def _async_session_dependency(manager: DatabaseSessionManager, opt_key: str) -> Provide:
+def _async_session_dependency(
+    manager: DatabaseSessionManager, opt_key: str, primary_key: str
+) -> Provide:
     if not _shares_connection(manager):
-        provider = _session_provider(manager, opt_key, "async", manager.async_sessionmaker_for)
+        provider = _session_provider(
+            manager, opt_key, "async", manager.async_sessionmaker_for, primary_key
+        )
         return Provide(provider, sync_to_thread=False)
 
     async def provide_session(scope: Scope) -> AsyncSession:
@@ -435,10 +447,18 @@ class DatabasePlugin(InitPluginProtocol):
             suffix = "" if alias == "default" else f"_{alias}"
             dependencies.update(
                 {
-                    config.session_key + suffix: _async_session_dependency(manager, key),
+                    config.session_key + suffix: _async_session_dependency(
+                        manager, key, config.primary_opt_key
+                    ),
                     config.connection_key + suffix: _connection_dependency(manager, key),
                     config.sync_session_key + suffix: Provide(
-                        _session_provider(manager, key, "sync", manager.sync_sessionmaker_for),
+                        _session_provider(
+                            manager,
+                            key,
+                            "sync",
+                            manager.sync_sessionmaker_for,
+                            config.primary_opt_key,
+                        ),
                         sync_to_thread=False,
                     ),
                     config.engine_key + suffix: _engine_dependency(manager, sync=False),

@@ -30,6 +30,13 @@ ENVIRONMENT = "development"
 #   OPTIONS         dict   {}     extra keyword arguments for the DB-API driver, checked
 #                                 against what it accepts; OPTIONS['sync'] / ['async']: one side
 #   TRANSACTION     str    "auto" request transactions: "auto", "atomic" or "autocommit"
+#   PGBOUNCER       bool   False  the URL is a PgBouncer in transaction pooling mode: no
+#                                 prepared statements are kept, statements that run
+#                                 without a request transaction get one each
+#   REPLICAS        list   []     read replicas: URLs, or {"URL": ..., "POOL_SIZE": ...} to
+#                                 size one differently; reads outside a transaction go there
+#   REPLICA_MAX_LAG float  10.0   seconds of replay lag before a replica leaves the rotation
+#   REPLICA_CHECK_INTERVAL float 2.0  seconds between replica health and lag checks
 DATABASES: dict[str, dict[str, Any]] = {}
 
 # What the app does when a database is unreachable at startup:
@@ -50,3 +57,6 @@ COMMAND_PACKAGES: list[str] = []
 
 # Alembic configuration file; dbcheck reports whether each database is at head.
 ALEMBIC_CONFIG = ""
+
+# Worker processes for ``manage.py serve`` (and the connection budget of ``check --deploy``).
+WORKERS = 1

@@ -23,6 +23,24 @@ SecondsOrZero = Annotated[float, msgspec.Meta(ge=0, le=DAY)]  # 0 turns the feat
 Recycle = Annotated[int, msgspec.Meta(ge=-1)]  # -1: never recycle
 
 
+class ReplicaSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One read replica of a ``DATABASES`` entry; unset pool keys are the entry's."""
+
+    URL: str
+    POOL_SIZE: Count | None = None
+    MAX_OVERFLOW: Count | None = None
+    POOL_TIMEOUT: Seconds | None = None
+    POOL_RECYCLE: Recycle | None = None
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={redact(getattr(self, name), name)!r}" for name in self.__struct_fields__
+        )
+        return f"ReplicaSettings({fields})"
+
+    __str__ = __repr__
+
+
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One entry of ``DATABASES``; defaults are documented in global_settings."""
 
@@ -37,6 +55,10 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     CONNECT_TIMEOUT: Seconds = 10.0
     OPTIONS: dict[str, Any] = msgspec.field(default_factory=dict)
     TRANSACTION: TransactionMode = "auto"
+    PGBOUNCER: bool = False
+    REPLICAS: list[str | ReplicaSettings] = msgspec.field(default_factory=list)
+    REPLICA_MAX_LAG: Seconds = 10.0
+    REPLICA_CHECK_INTERVAL: Seconds = 2.0
 
     def __post_init__(self) -> None:
         # msgspec checks ranges when it converts; an entry built in code is checked here.
@@ -75,6 +97,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
     MODEL_MODULES: list[str]
     COMMAND_PACKAGES: list[str]
     ALEMBIC_CONFIG: str
+    WORKERS: Annotated[int, msgspec.Meta(ge=1)]
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:
