@@ -48,3 +48,8 @@ COMMAND_PACKAGES: list[str] = []
 
 # Alembic configuration file; dbcheck reports whether each database is at head.
 ALEMBIC_CONFIG = ""
+
+# How the pytest plugin (project.testing) builds each test database: "migrate" runs
+# the migrations to head, "create_all" creates the MODEL_MODULES tables, "auto"
+# migrates when the project has migrations and creates the tables otherwise.
+TEST_DATABASE_CREATE = "auto"

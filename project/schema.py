@@ -53,6 +53,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
     MODEL_MODULES: list[str]
     COMMAND_PACKAGES: list[str]
     ALEMBIC_CONFIG: str
+    TEST_DATABASE_CREATE: Literal["auto", "migrate", "create_all"]
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:

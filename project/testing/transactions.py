@@ -1,0 +1,153 @@
+"""Per-test isolation: one rolled-back transaction, or real commits and truncation.
+
+By default a test that asks for ``db_session``, ``db_sync_session``, ``app``
+or ``client`` runs inside one transaction per database, on one driver side
+(async, or sync when the test asks for ``db_sync_session`` only), rolled back
+when it ends. Every session the code under test opens joins it in a
+SAVEPOINT (``project.database.binding``). A test that also asks for
+``transactional_db`` gets plain sessions that commit for real, and every
+table is truncated afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Literal
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from project.database.binding import Binding, bind, unbind
+from project.testing.lifecycle import TestDatabases
+
+__all__ = [
+    "_async_transaction",
+    "_db_settings",
+    "_sync_transaction",
+    "db_session",
+    "db_sync_session",
+    "transactional_db",
+]
+
+Bindings = dict[str, Binding]
+
+
+@pytest.fixture
+def _db_settings(db_setup: TestDatabases) -> Iterator[dict[str, str]]:
+    """Every alias points at its test database for the length of the test."""
+    from project.conf import override_settings
+    from project.database import databases
+
+    with override_settings(DATABASES={a: {"URL": url} for a, url in db_setup.urls.items()}):
+        databases.reset()  # managers built before now point at the real databases
+        try:
+            yield db_setup.urls
+        finally:
+            databases.reset()
+
+
+@pytest.fixture
+def transactional_db(_db_settings: dict[str, str], db_setup: TestDatabases) -> Iterator[None]:
+    """Real commits for this test (several connections, both drivers); tables truncated after."""
+    yield
+    for database in db_setup.databases:
+        database.truncate()
+
+
+def _side(request: pytest.FixtureRequest) -> Literal["sync", "async", "none"]:
+    """Which driver holds this test's transaction; "none" under transactional_db."""
+    names = request.fixturenames
+    if "transactional_db" in names:
+        request.getfixturevalue("transactional_db")  # set up first, so it truncates last
+        return "none"
+    if "db_session" in names and "db_sync_session" in names:
+        pytest.fail(
+            "This test asks for both db_session (asyncpg/aiosqlite) and db_sync_session "
+            "(psycopg2/sqlite3). They are two connections and cannot share one uncommitted "
+            "transaction, so the rollback fixtures cannot isolate it. Add the "
+            "transactional_db fixture: sessions then commit for real and the tables are "
+            "truncated after the test.",
+            pytrace=False,
+        )
+    return "sync" if "db_sync_session" in names and "db_session" not in names else "async"
+
+
+@pytest_asyncio.fixture
+async def _async_transaction(
+    request: pytest.FixtureRequest, _db_settings: dict[str, str], db_setup: TestDatabases
+) -> AsyncIterator[Bindings | None]:
+    """The outer transaction on the async driver, or None when the test uses another mode."""
+    if _side(request) != "async":
+        yield None
+        if "transactional_db" in request.fixturenames:
+            from project.database import databases
+
+            await databases.close_all()  # on this loop, before truncation
+        return
+    bindings: Bindings = {}
+    opened = []
+    try:
+        for database in db_setup.databases:
+            connection = await database.engines()[1].connect()
+            opened.append((database, connection))
+            await connection.begin()
+            binding = bind(database.url, connection)
+            bindings.update(dict.fromkeys(database.aliases, binding))
+        yield bindings
+    finally:
+        for database, connection in reversed(opened):
+            unbind(database.url)
+            await connection.rollback()
+            # Closed for real: an asyncpg connection belongs to this test's event loop.
+            await connection.invalidate()
+            await connection.close()
+
+
+@pytest.fixture
+def _sync_transaction(
+    request: pytest.FixtureRequest, _db_settings: dict[str, str], db_setup: TestDatabases
+) -> Iterator[Bindings | None]:
+    """The outer transaction on the sync driver, or None when the test uses another mode."""
+    if _side(request) != "sync":
+        yield None
+        return
+    bindings: Bindings = {}
+    opened = []
+    try:
+        for database in db_setup.databases:
+            connection = database.engines()[0].connect()
+            opened.append((database, connection))
+            connection.begin()
+            binding = bind(database.url, connection)
+            bindings.update(dict.fromkeys(database.aliases, binding))
+        yield bindings
+    finally:
+        for database, connection in reversed(opened):
+            unbind(database.url)
+            connection.rollback()
+            connection.close()
+
+
+@pytest_asyncio.fixture
+async def db_session(_async_transaction: Bindings | None) -> AsyncIterator[AsyncSession]:
+    """An AsyncSession on the default database, rolled back after the test.
+
+    It may ``commit()`` and ``rollback()`` freely (each is a SAVEPOINT); under
+    ``transactional_db`` it is an ordinary session whose commits are real.
+    """
+    from project.database import databases
+
+    factory = databases["default"].async_sessionmaker  # bound to the test's connection
+    async with factory() as session:
+        yield session
+
+
+@pytest.fixture
+def db_sync_session(_sync_transaction: Bindings | None) -> Iterator[Session]:
+    """The sync counterpart of ``db_session`` (a ``Session``)."""
+    from project.database import databases
+
+    with databases["default"].sync_sessionmaker() as session:
+        yield session
