@@ -40,6 +40,8 @@ class _State:
         self.guarded = False  # True while a test that may not touch the database runs
         self.test = ""
         self.recorders: list[list[str]] = []
+        # Second-connection errors, kept so the test fails even if the code swallowed them.
+        self.violations: list[str] = []
 
 
 state = _State()
@@ -54,17 +56,28 @@ def _before_cursor_execute(
     executemany: bool,
 ) -> None:
     if state.guarded:
-        raise DatabaseAccessError(
-            f"Database access not allowed in {state.test}: it sent {_short(statement)!r} "
-            f"without asking for the database. Request one of the fixtures {FIXTURES}, or "
-            "mark the test with @pytest.mark.db."
-        )
+        raise DatabaseAccessError(_not_allowed(f"sent {_short(statement)!r}"))
     binding = binding_for(connection.engine.url)
     if binding is not None and connection is not binding.connection:
-        raise SecondConnectionError(_second_connection(connection, binding.side, statement))
+        message = _second_connection(connection, binding.side, statement)
+        state.violations.append(message)
+        raise SecondConnectionError(message)
     if state.recorders and not _BOOKKEEPING.match(statement):
         for recorder in state.recorders:
             recorder.append(statement)
+
+
+def _before_connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+    if state.guarded:
+        raise DatabaseAccessError(_not_allowed(f"opened a {dialect.name} connection"))
+
+
+def _not_allowed(what: str) -> str:
+    return (
+        f"Database access not allowed in {state.test}: it {what} without asking for the "
+        f"database. Request one of the fixtures {FIXTURES}, or mark the test with "
+        "@pytest.mark.db."
+    )
 
 
 def _second_connection(connection: Connection, bound_side: str, statement: str) -> str:
@@ -89,3 +102,4 @@ def install() -> None:
     """Listen on every engine, present and future (idempotent)."""
     if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
+        event.listen(Engine, "do_connect", _before_connect)

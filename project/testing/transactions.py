@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from project.database.binding import Binding, bind, unbind
+from project.testing.guard import state
 from project.testing.lifecycle import TestDatabases
 
 __all__ = [
@@ -88,6 +89,7 @@ async def _async_transaction(
         return
     bindings: Bindings = {}
     opened = []
+    state.violations.clear()
     try:
         for database in db_setup.databases:
             connection = await database.engines()[1].connect()
@@ -103,6 +105,7 @@ async def _async_transaction(
             # Closed for real: an asyncpg connection belongs to this test's event loop.
             await connection.invalidate()
             await connection.close()
+    _fail_on_violations()
 
 
 @pytest.fixture
@@ -115,6 +118,7 @@ def _sync_transaction(
         return
     bindings: Bindings = {}
     opened = []
+    state.violations.clear()
     try:
         for database in db_setup.databases:
             connection = database.engines()[0].connect()
@@ -128,6 +132,15 @@ def _sync_transaction(
             unbind(database.url)
             connection.rollback()
             connection.close()
+    _fail_on_violations()
+
+
+def _fail_on_violations() -> None:
+    """Fail the test that used a second connection, even if its code caught the error."""
+    if state.violations:
+        message = state.violations[0]
+        state.violations.clear()
+        pytest.fail(message, pytrace=False)
 
 
 @pytest_asyncio.fixture

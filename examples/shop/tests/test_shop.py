@@ -1,5 +1,7 @@
 """Ten tests of the shop, written as a user would, with no conftest of their own."""
 
+import os
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -61,4 +63,6 @@ def test_settings_fixture(settings):
 def test_marked_tests_use_the_test_database():
     with databases["default"].sync_engine.connect() as connection:
         name = connection.execute(text("SELECT current_database()")).scalar()
-    assert name.startswith("test_")
+    configured = os.environ["SHOP_DATABASE_URL"].rpartition("/")[2]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # each xdist worker has its own clone
+    assert name == f"test_{configured}" + (f"_{worker}" if worker else "")
