@@ -44,6 +44,7 @@ else:
     from project.testing.transactions import (
         _async_transaction,
         _db_settings,
+        _kept_connections,
         _sync_transaction,
         db_session,
         db_sync_session,
@@ -53,6 +54,7 @@ else:
     __all__ += [
         "_async_transaction",
         "_db_settings",
+        "_kept_connections",
         "_sync_transaction",
         "app",
         "client",

@@ -26,16 +26,40 @@ __all__ = ["app", "client"]
 async def app(
     _async_transaction: Bindings | None, _sync_transaction: Bindings | None
 ) -> AsyncIterator[Litestar]:
-    """``create_app()`` with its lifespan running; its sessions join the test's transaction."""
-    from project.app import create_app
+    """``create_app()`` with its lifespan running; its sessions join the test's transaction.
+
+    The app is built once and reused while the settings stay the same; its
+    lifespan (startup and shutdown) runs for every test.
+    """
     from project.conf import override_settings
 
     # The test database was checked when it was built; a startup check would open
     # a second connection beside the test's transaction.
     with override_settings(DATABASE_STARTUP_CHECK="off"):
-        application = create_app()
+        application = _built_app()
         async with _lifespan(application):
             yield application
+
+
+_cache: dict[bytes, Litestar] = {}
+
+
+def _built_app() -> Litestar:
+    """``create_app()``, built again only when the settings changed since the last test.
+
+    Building a Litestar app costs tens of milliseconds, more than a test; a test
+    that changed a setting first (``settings.DEBUG = True``) gets an app of its own.
+    """
+    import msgspec
+
+    from project.app import create_app
+    from project.conf import settings
+
+    key = msgspec.json.encode(settings.as_dict(), enc_hook=repr, order="deterministic")
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = create_app()
+    return _cache[key]
 
 
 @asynccontextmanager

@@ -12,11 +12,11 @@ table is truncated afterwards.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Literal
+from typing import Literal, cast
 
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from project.database.binding import Binding, bind, unbind
@@ -26,6 +26,7 @@ from project.testing.lifecycle import TestDatabases
 __all__ = [
     "_async_transaction",
     "_db_settings",
+    "_kept_connections",
     "_sync_transaction",
     "db_session",
     "db_sync_session",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 Bindings = dict[str, Binding]
+_ScopeName = Literal["session", "package", "module", "class", "function"]
 
 
 @pytest.fixture
@@ -75,9 +77,32 @@ def _side(request: pytest.FixtureRequest) -> Literal["sync", "async", "none"]:
     return "sync" if "db_sync_session" in names and "db_session" not in names else "async"
 
 
+def _loop_scope(fixture_name: str, config: pytest.Config) -> _ScopeName:
+    """The scope of pytest-asyncio's fixture event loop (``asyncio_default_fixture_loop_scope``)."""
+    return cast("_ScopeName", config.getini("asyncio_default_fixture_loop_scope") or "function")
+
+
+@pytest_asyncio.fixture(scope=_loop_scope)
+async def _kept_connections() -> AsyncIterator[dict[str, AsyncConnection]]:
+    """Async connections kept between tests that share one event loop, closed with it.
+
+    An asyncpg connection belongs to the loop that opened it. Under the default
+    function-scoped loops every test connects anew; with a longer loop scope the
+    next test reuses the connection (rolled back, so clean).
+    """
+    kept: dict[str, AsyncConnection] = {}
+    yield kept
+    for connection in kept.values():
+        await connection.invalidate()
+        await connection.close()
+
+
 @pytest_asyncio.fixture
 async def _async_transaction(
-    request: pytest.FixtureRequest, _db_settings: dict[str, str], db_setup: TestDatabases
+    request: pytest.FixtureRequest,
+    _db_settings: dict[str, str],
+    db_setup: TestDatabases,
+    _kept_connections: dict[str, AsyncConnection],
 ) -> AsyncIterator[Bindings | None]:
     """The outer transaction on the async driver, or None when the test uses another mode."""
     if _side(request) != "async":
@@ -87,12 +112,15 @@ async def _async_transaction(
 
             await databases.close_all()  # on this loop, before truncation
         return
+    keep = _loop_scope("", request.config) != "function"
     bindings: Bindings = {}
     opened = []
     state.violations.clear()
     try:
         for database in db_setup.databases:
-            connection = await database.engines()[1].connect()
+            connection = _kept_connections.pop(database.url, None)
+            if connection is None:
+                connection = await database.engines()[1].connect()
             opened.append((database, connection))
             await connection.begin()
             binding = bind(database.url, connection)
@@ -102,9 +130,11 @@ async def _async_transaction(
         for database, connection in reversed(opened):
             unbind(database.url)
             await connection.rollback()
-            # Closed for real: an asyncpg connection belongs to this test's event loop.
-            await connection.invalidate()
-            await connection.close()
+            if keep:
+                _kept_connections[database.url] = connection
+            else:  # closed for real: the event loop it belongs to ends with the test
+                await connection.invalidate()
+                await connection.close()
     _fail_on_violations()
 
 
