@@ -53,9 +53,11 @@ def _built_app() -> Litestar:
     import msgspec
 
     from project.app import create_app
-    from project.conf import settings
+    from project.conf import override_scope, settings
 
-    key = msgspec.json.encode(settings.as_dict(), enc_hook=repr, order="deterministic")
+    # An app's DatabasePlugin serves the registry of the DATABASES block it was built in.
+    scope = id(override_scope("DATABASES")).to_bytes(8, "little")
+    key = scope + msgspec.json.encode(settings.as_dict(), enc_hook=repr, order="deterministic")
     if key not in _cache:
         _cache.clear()
         _cache[key] = create_app()

@@ -1,8 +1,7 @@
-"""The pytest hooks and session fixtures: options, the test databases, the access rule.
+"""The pytest hooks and the session fixture: options, marker, the test databases.
 
-``db_setup`` (session) builds the test databases the first time a test needs
-one; ``_db_settings`` points every alias at them for each such test; the
-autouse ``_database_access`` blocks the database for every other test.
+``db_setup`` builds the test databases the first time a test needs one and
+points every alias at them for the rest of the session.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from project.conf import override_settings
 from project.testing import guard
 from project.testing.lifecycle import TestDatabases
 
@@ -78,10 +78,14 @@ def db_setup(
         scratch=Path(scratch),
     )
     try:
-        databases.setup()
+        urls = databases.setup()
         if workerinput is not None and not databases.reuse:
             config.workeroutput[_TEMPLATES] = databases.templates()  # type: ignore[attr-defined]
-        yield databases
+        # From here on every alias points at its test database, as Django's test
+        # runner does: one override block for the session, so the registry keeps
+        # one set of managers and an app built once keeps working.
+        with override_settings(DATABASES={alias: {"URL": url} for alias, url in urls.items()}):
+            yield databases
     finally:
         databases.teardown()
 

@@ -38,17 +38,9 @@ _ScopeName = Literal["session", "package", "module", "class", "function"]
 
 
 @pytest.fixture
-def _db_settings(db_setup: TestDatabases) -> Iterator[dict[str, str]]:
-    """Every alias points at its test database for the length of the test."""
-    from project.conf import override_settings
-    from project.database import databases
-
-    with override_settings(DATABASES={a: {"URL": url} for a, url in db_setup.urls.items()}):
-        databases.reset()  # managers built before now point at the real databases
-        try:
-            yield db_setup.urls
-        finally:
-            databases.reset()
+def _db_settings(db_setup: TestDatabases) -> dict[str, str]:
+    """The test databases, built, and every alias pointing at them (see ``db_setup``)."""
+    return db_setup.urls
 
 
 @pytest.fixture
@@ -110,7 +102,9 @@ async def _async_transaction(
         if "transactional_db" in request.fixturenames:
             from project.database import databases
 
-            await databases.close_all()  # on this loop, before truncation
+            # Close on this loop (its connections belong to it) before truncation.
+            await databases.close_all()
+            databases.open()
         return
     keep = _loop_scope("", request.config) != "function"
     bindings: Bindings = {}
