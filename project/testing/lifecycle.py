@@ -100,7 +100,6 @@ class TestDatabases:
         """Build the databases; returns each alias's test database URL (for DATABASES)."""
         from project.conf import settings
 
-        how = schema.method()
         groups: dict[object, list[str]] = {}
         configs = settings.DATABASES
         for alias, config in configs.items():
@@ -121,7 +120,7 @@ class TestDatabases:
             # Keep the configured scheme and options; only the database changes.
             test_url = server.url_of(database.name).render_as_string(hide_password=False)
             database.setting_url = _with_scheme(test_url, configs[aliases[0]].URL)
-            self._build(database, how)
+            self._build(database, schema.method(aliases[0]))
             self.databases.append(database)
             for alias in aliases:
                 urls[alias] = database.setting_url
@@ -135,18 +134,16 @@ class TestDatabases:
         server, template = database.server, database.template
         force = self.recreate or not self.reuse
         with server.lock(template):
-            probe = create_engine(server.url_of(template), poolclass=NullPool)
-            database.head = schema.schema_head(how, database.aliases[0], probe.dialect)
+            template_url = server.url_of(template)
+            dialect = create_engine(template_url, poolclass=NullPool).dialect
+            database.head = schema.schema_head(how, database.aliases, dialect)
             wanted = Stamp(database.head, self.run_id)
             if self._stale(server.stamp_of(template), wanted, force):
                 server.create(template)
-                try:
-                    with probe.begin() as connection:
-                        schema.build_schema(how, database.aliases[0], connection)
-                finally:
-                    probe.dispose()
+                url = template_url.render_as_string(hide_password=False)
+                setting_url = _with_scheme(url, database.setting_url)
+                schema.build_schema(how, database.aliases, setting_url, url)
                 server.set_stamp(template, wanted)
-            probe.dispose()
             if database.name != template and self._stale(
                 server.stamp_of(database.name), wanted, force
             ):
