@@ -107,8 +107,10 @@ def test_reuse_db_keeps_the_database_until_the_schema_changes(
     _passed(_run(shop, postgres_url, "--reuse-db"), 10)
     assert _databases(postgres_url, name)[name] == first, "reused, not rebuilt"
 
+    # A migration change: a new revision, and the model column it adds (create_all sees that).
     models = shop[0] / "shop" / "models.py"
     models.write_text(models.read_text() + "    note: Mapped[str | None]\n")
+    (shop[0] / "migrations" / "default" / "0002_note.py").write_text(NOTE_REVISION)
     _passed(_run(shop, postgres_url, "--reuse-db"), 10)
     changed = _databases(postgres_url, name)[name]
     assert changed.split()[0] != first.split()[0], "a new schema head: rebuilt"
@@ -118,6 +120,26 @@ def test_reuse_db_keeps_the_database_until_the_schema_changes(
     assert forced.split()[0] == changed.split()[0]
     assert forced.split()[1] != changed.split()[1], "--create-db rebuilt it anyway"
 
+
+NOTE_REVISION = '''
+"""add shop_product.note"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_note"
+down_revision = "0001_shop_product"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("shop_product", sa.Column("note", sa.String(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("shop_product", "note")
+'''
 
 MISTAKES = """
 from sqlalchemy import text

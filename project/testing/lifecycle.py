@@ -20,6 +20,7 @@ from project.database.engines import create_engines
 from project.schema import DatabaseSettings
 from project.testing import schema
 from project.testing.databases import Server, Stamp, server_for
+from project.testing.pointing import Pointing
 from project.urls import parse_database_url
 
 __all__ = ["TestDatabase", "TestDatabases"]
@@ -93,6 +94,7 @@ class TestDatabases:
     scratch: Path = field(default_factory=Path)
     databases: list[TestDatabase] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)  # alias -> test database URL
+    pointing: Pointing | None = None  # the DATABASES override, put in force per test
 
     __test__ = False  # not a test class, whatever its name
 

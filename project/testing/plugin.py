@@ -1,7 +1,8 @@
 """The pytest hooks and the session fixture: options, marker, the test databases.
 
-``db_setup`` builds the test databases the first time a test needs one and
-points every alias at them for the rest of the session.
+``db_setup`` builds the test databases the first time a test needs one;
+``_db_settings`` (project.testing.transactions) points every alias at them
+for each test that uses the database.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from project.conf import override_settings
 from project.testing import guard
 from project.testing.lifecycle import TestDatabases
+from project.testing.pointing import Pointing
 
 __all__ = [
     "db_setup",
@@ -81,12 +82,11 @@ def db_setup(
         urls = databases.setup()
         if workerinput is not None and not databases.reuse:
             config.workeroutput[_TEMPLATES] = databases.templates()  # type: ignore[attr-defined]
-        # From here on every alias points at its test database, as Django's test
-        # runner does: one override block for the session, so the registry keeps
-        # one set of managers and an app built once keeps working.
-        with override_settings(DATABASES={alias: {"URL": url} for alias, url in urls.items()}):
-            yield databases
+        databases.pointing = Pointing(urls)
+        yield databases
     finally:
+        if databases.pointing is not None:
+            databases.pointing.close()
         databases.teardown()
 
 

@@ -38,9 +38,11 @@ _ScopeName = Literal["session", "package", "module", "class", "function"]
 
 
 @pytest.fixture
-def _db_settings(db_setup: TestDatabases) -> dict[str, str]:
-    """The test databases, built, and every alias pointing at them (see ``db_setup``)."""
-    return db_setup.urls
+def _db_settings(db_setup: TestDatabases) -> Iterator[dict[str, str]]:
+    """Every alias points at its test database for the length of the test."""
+    assert db_setup.pointing is not None
+    with db_setup.pointing.in_force():
+        yield db_setup.urls
 
 
 @pytest.fixture

@@ -10,4 +10,5 @@ DATABASES = {
 }
 MODEL_MODULES = ["shop.models"]
 ROUTE_HANDLERS = ["shop.routes.router"]
-TEST_DATABASE_CREATE = os.environ.get("SHOP_TEST_DATABASE_CREATE", "create_all")
+# "auto": the migrations in migrations/default when manage.py migrate exists, else create_all.
+TEST_DATABASE_CREATE = os.environ.get("SHOP_TEST_DATABASE_CREATE", "auto")
