@@ -36,10 +36,14 @@ def shop(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Path, str]]:
 def _run(shop: tuple[Path, str], postgres_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     folder, name = shop
     url = make_url(postgres_url).set(database=name.removeprefix("test_"))
+    return _pytest(folder, url.render_as_string(hide_password=False), *args)
+
+
+def _pytest(folder: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "SETTINGS_MODULE": "shop.settings",
-        "SHOP_DATABASE_URL": url.render_as_string(hide_password=False),
+        "SHOP_DATABASE_URL": database_url,
         "PYTHONPATH": str(folder),
     }
     return subprocess.run(
@@ -86,6 +90,15 @@ def test_the_shop_passes_and_its_test_database_is_dropped(
 ) -> None:
     _passed(_run(shop, postgres_url), 10)
     assert _databases(postgres_url, shop[1]) == {}
+
+
+def test_the_shop_passes_on_a_sqlite_file_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    shutil.copytree(SHOP, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    data = tmp_path / "data"
+    data.mkdir()
+    _passed(_pytest(folder, f"sqlite:///{data / 'shop.sqlite3'}"), 10)
+    assert list(data.iterdir()) == []
 
 
 @pytest.mark.postgres

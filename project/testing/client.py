@@ -89,6 +89,11 @@ async def _lifespan(application: Litestar) -> AsyncIterator[None]:
     finally:
         stop.set()
         await task
+        # Shutdown closed the app's databases; reopen them (engines open lazily) for
+        # the next test, which may use project.database.databases without an app.
+        from plugins.database import registry_of
+
+        registry_of(application).open()
 
 
 @pytest_asyncio.fixture

@@ -154,7 +154,7 @@ class SqliteFiles:
         self._path(name + ".stamp").write_text(str(stamp))
 
     def drop(self, name: str) -> None:
-        for suffix in ("", "-wal", "-shm", "-journal", ".stamp"):
+        for suffix in ("", "-wal", "-shm", "-journal", ".stamp", ".lock"):
             self._path(name + suffix).unlink(missing_ok=True)
 
 

@@ -1,6 +1,7 @@
 """Ten tests of the shop, written as a user would, with no conftest of their own."""
 
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -43,6 +44,18 @@ async def test_query_count_of_a_list(client, assert_num_queries):
         assert (await client.get("/products")).json() == []
 
 
+@pytest.mark.db
+def test_marked_tests_use_the_test_database():
+    # Runs after a client test: the app's shutdown closed the registry, reopened since.
+    with databases["default"].sync_engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+        name = Path(connection.engine.url.database or "").name
+    configured = os.environ["SHOP_DATABASE_URL"].rpartition("/")[2]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # each xdist worker has its own clone
+    if configured:  # (sqlite:// in memory becomes a temporary file)
+        assert name == f"test_{configured}" + (f"_{worker}" if worker else "")
+
+
 async def test_transactional_db_commits_for_real_and_both_drivers_agree(client, transactional_db):
     await client.post("/products", json={"name": "shelf"})
     assert (await client.get("/products/count")).json() == 1
@@ -57,12 +70,3 @@ async def test_transactional_db_truncated_afterwards(db_session):
 def test_settings_fixture(settings):
     settings.DEBUG = True
     assert settings.DEBUG is True
-
-
-@pytest.mark.db
-def test_marked_tests_use_the_test_database():
-    with databases["default"].sync_engine.connect() as connection:
-        name = connection.execute(text("SELECT current_database()")).scalar()
-    configured = os.environ["SHOP_DATABASE_URL"].rpartition("/")[2]
-    worker = os.environ.get("PYTEST_XDIST_WORKER")  # each xdist worker has its own clone
-    assert name == f"test_{configured}" + (f"_{worker}" if worker else "")
