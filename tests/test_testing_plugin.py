@@ -44,7 +44,8 @@ def _pytest(folder: Path, database_url: str, *args: str) -> subprocess.Completed
         **os.environ,
         "SETTINGS_MODULE": "shop.settings",
         "SHOP_DATABASE_URL": database_url,
-        "PYTHONPATH": str(folder),
+        # The shop first; the caller's path after it (it may name the project under test).
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")])),
     }
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args],

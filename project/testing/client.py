@@ -33,9 +33,9 @@ async def app(
     """
     from project.conf import override_settings
 
-    # The test database was checked when it was built; a startup check would open
-    # a second connection beside the test's transaction.
-    with override_settings(DATABASE_STARTUP_CHECK="off"):
+    # The test database was checked (and migrated) when it was built; a startup check
+    # would open a second connection beside the test's transaction.
+    with override_settings(DATABASE_STARTUP_CHECK="off", MIGRATIONS_STARTUP_CHECK="off"):
         application = _built_app()
         async with _lifespan(application):
             yield application
@@ -80,15 +80,16 @@ async def _lifespan(application: Litestar) -> AsyncIterator[None]:
 
     task = asyncio.create_task(run())
     ready = asyncio.create_task(started.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if not started.is_set():
-        ready.cancel()
-        await task  # raises the startup error
     try:
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.is_set():
+            ready.cancel()
+            await task  # raises the startup error
         yield
     finally:
         stop.set()
-        await task
+        if not task.done():
+            await task
         # Shutdown closed the app's databases; reopen them (engines open lazily) for
         # the next test, which may use project.database.databases without an app.
         from plugins.database import registry_of
