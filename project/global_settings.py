@@ -60,3 +60,8 @@ ALEMBIC_CONFIG = ""
 
 # Worker processes for ``manage.py serve`` (and the connection budget of ``check --deploy``).
 WORKERS = 1
+
+# How the pytest plugin (project.testing) builds each test database: "migrate" runs
+# the migrations to head, "create_all" creates the MODEL_MODULES tables, "auto"
+# migrates when the project has migrations and creates the tables otherwise.
+TEST_DATABASE_CREATE = "auto"

@@ -98,6 +98,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
     COMMAND_PACKAGES: list[str]
     ALEMBIC_CONFIG: str
     WORKERS: Annotated[int, msgspec.Meta(ge=1)]
+    TEST_DATABASE_CREATE: Literal["auto", "migrate", "create_all"]
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:

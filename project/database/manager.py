@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker as make_async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from project.database import faults, listeners
+from project.database.binding import bound_async_sessionmaker, bound_sync_sessionmaker
 from project.database.diagnose import diagnose
 from project.database.engines import (
     SharedMemoryDatabase,
@@ -190,6 +191,8 @@ class DatabaseSessionManager:
 
     @property
     def async_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
+        if self.url and (bound := bound_async_sessionmaker(self.url.sync_url)):
+            return bound  # a test fixture's connection (project.database.binding)
         if self._async_sessions is None:
             self._async_sessions = listeners.make_async_sessionmaker(
                 self.async_engine, expire_on_commit=False
@@ -199,6 +202,8 @@ class DatabaseSessionManager:
     @property
     def autocommit_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
         """Sessions whose statements each commit on their own (no request transaction)."""
+        if self.url and (bound := bound_async_sessionmaker(self.url.sync_url)):
+            return bound  # a test fixture's connection (project.database.binding)
         if self._async_autocommit_sessions is None:
             self._async_autocommit_sessions = listeners.make_async_sessionmaker(
                 self.autocommit_engine, expire_on_commit=False
@@ -224,6 +229,8 @@ class DatabaseSessionManager:
 
     @property
     def sync_sessionmaker(self) -> sessionmaker[Session]:
+        if self.url and (bound := bound_sync_sessionmaker(self.url.sync_url)):
+            return bound  # a test fixture's connection (project.database.binding)
         if self._sync_sessions is None:
             self._sync_sessions = listeners.make_sync_sessionmaker(
                 self.sync_engine, expire_on_commit=False
@@ -232,6 +239,8 @@ class DatabaseSessionManager:
 
     @property
     def sync_autocommit_sessionmaker(self) -> sessionmaker[Session]:
+        if self.url and (bound := bound_sync_sessionmaker(self.url.sync_url)):
+            return bound  # a test fixture's connection (project.database.binding)
         if self._sync_autocommit_sessions is None:
             engine = self.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
             self._sync_autocommit_sessions = listeners.make_sync_sessionmaker(
