@@ -9,18 +9,22 @@ process, kept alive by the manager.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
-from typing import Any, Literal, overload
+import weakref
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from project.database import pgbouncer, sqlite_guard
 from project.database.pool import FairAsyncQueuePool
 from project.schema import DatabaseSettings
+from project.urls import DatabaseURL
 
 _LAST_USED = "project_last_used"
 # Execution option: how a SQLite transaction begins. "IMMEDIATE" (the default)
@@ -28,10 +32,32 @@ _LAST_USED = "project_last_used"
 SQLITE_BEGIN = "sqlite_begin"
 
 
+# Every engine of the process, so a forked child can drop the pools it inherited.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_pools() -> None:
+    """In a forked child: new, empty pools; the parent's connections stay the parent's.
+
+    Two processes talking over one socket corrupt each other's sessions, so a
+    child never uses (nor closes) a connection it inherited.
+    """
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pools)
+
+
 def _driver_options(options: dict[str, Any], side: str) -> dict[str, Any]:
     """OPTIONS go to both drivers; OPTIONS['sync'] / OPTIONS['async'] to one side only."""
     shared = {key: value for key, value in options.items() if key not in ("sync", "async")}
     return {**shared, **options.get(side, {})}
+
+
+def is_memory_sqlite(url: DatabaseURL) -> bool:
+    path = url.sync_url.partition("://")[2]
+    return url.family == "sqlite" and path in ("", "/", "/:memory:")
 
 
 class SharedMemoryDatabase:
@@ -54,13 +80,28 @@ class SharedMemoryDatabase:
             self._keeper = None
 
 
-def _connect_args(config: DatabaseSettings, side: str) -> dict[str, Any]:
+def pool_arguments(config: DatabaseSettings, url: DatabaseURL) -> dict[str, Any]:
+    if is_memory_sqlite(url):
+        # Shared-cache tables lock per connection: one connection per side,
+        # sessions take turns for it and wait up to POOL_TIMEOUT.
+        return {"pool_size": 1, "max_overflow": 0, "pool_timeout": config.POOL_TIMEOUT}
+    return {
+        "pool_size": config.POOL_SIZE,
+        "max_overflow": config.MAX_OVERFLOW,
+        "pool_timeout": config.POOL_TIMEOUT,
+        "pool_recycle": config.POOL_RECYCLE,
+    }
+
+
+def _connect_args(config: DatabaseSettings, url: DatabaseURL, side: str) -> dict[str, Any]:
     args = _driver_options(config.OPTIONS, side)
-    if config.url.family == "postgresql":
+    if url.family == "postgresql":
         if side == "async":
             args.setdefault("timeout", config.CONNECT_TIMEOUT)
         else:
             args.setdefault("connect_timeout", max(1, round(config.CONNECT_TIMEOUT)))
+        if config.PGBOUNCER:
+            pgbouncer.driver_options(args, side)
     else:
         # sqlite3's "timeout" is its busy timeout: how long a writer waits for the lock.
         args.setdefault("timeout", config.CONNECT_TIMEOUT)
@@ -69,28 +110,9 @@ def _connect_args(config: DatabaseSettings, side: str) -> dict[str, Any]:
     return args
 
 
-@overload
-def create_engine_for(
+def create_engines(
     config: DatabaseSettings,
-    memory: SharedMemoryDatabase | None,
-    *,
-    sync: Literal[True],
-    autocommit: bool = False,
-) -> Engine: ...
-
-
-@overload
-def create_engine_for(
-    config: DatabaseSettings,
-    memory: SharedMemoryDatabase | None,
-    *,
-    sync: Literal[False],
-    autocommit: bool = False,
-) -> AsyncEngine: ...
-
-
-def create_engine_for(
-    config: DatabaseSettings,
+    url: DatabaseURL,
     memory: SharedMemoryDatabase | None,
     *,
     sync: bool,
@@ -101,7 +123,6 @@ def create_engine_for(
     ``autocommit=True`` makes every connection of the engine AUTOCOMMIT, so
     checkouts skip the isolation-level switch an execution option would cost.
     """
-    url = config.url
     side = "sync" if sync else "async"
     if memory is not None:
         target = memory.url("pysqlite" if sync else "aiosqlite")
@@ -110,14 +131,15 @@ def create_engine_for(
     arguments: dict[str, Any] = {
         "echo": config.ECHO,
         "pool_pre_ping": config.PRE_PING,
-        "connect_args": _connect_args(config, side),
-        **config.pool.engine_arguments(),
+        "connect_args": _connect_args(config, url, side),
+        **pool_arguments(config, url),
     }
     if not sync:
         arguments["poolclass"] = FairAsyncQueuePool
     elif memory is not None:
         arguments["poolclass"] = QueuePool
-    if autocommit:
+    bounced = autocommit and config.PGBOUNCER and url.family == "postgresql"
+    if autocommit and not bounced:
         arguments["isolation_level"] = "AUTOCOMMIT"
     if sync:
         engine = create_engine(target, **arguments)
@@ -125,6 +147,9 @@ def create_engine_for(
     else:
         async_engine = create_async_engine(target, **arguments)
         sync_engine = async_engine.sync_engine
+    _ENGINES.add(sync_engine)
+    if bounced:
+        pgbouncer.commit_each_statement(sync_engine)
     if url.family == "sqlite":
         _sqlite_events(sync_engine, wal=memory is None, immediate=not autocommit)
     if not config.PRE_PING and config.PING_IDLE_AFTER > 0:
@@ -144,6 +169,8 @@ def _sqlite_events(engine: Engine, *, wal: bool, immediate: bool) -> None:
 
     if not immediate:
         return
+    if wal:
+        sqlite_guard.install(engine)
     engine.update_execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
     @event.listens_for(engine, "begin")

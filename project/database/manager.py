@@ -14,10 +14,12 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from project.database import faults
+from project.database import faults, listeners
+from project.database.binding import bound_async_sessionmaker, bound_sync_sessionmaker
 from project.database.diagnose import diagnose
-from project.database.engines import SharedMemoryDatabase, create_engine_for
+from project.database.engines import SharedMemoryDatabase, create_engines
 from project.database.faults import PoolExhaustedError
+from project.database.replicas import ReplicaSet
 from project.database.unit_of_work import transaction
 from project.errors import ProjectError
 from project.redact import redact_text
@@ -67,15 +69,22 @@ class _Engines:
         """Failed connects of ``engine`` report this alias as unavailable (see faults)."""
         faults.watch(engine, self.alias, self.config.url.redacted)
 
-    @cached_property
-    def async_engine(self) -> AsyncEngine:
-        engine = create_engine_for(self.config, self.memory, sync=False)
+    def _create(self, memory: SharedMemoryDatabase | None, *, autocommit: bool) -> AsyncEngine:
+        engine = create_engines(
+            self.config, self.config.url, memory, sync=False, autocommit=autocommit
+        )
+        assert isinstance(engine, AsyncEngine)
         self._watched(engine.sync_engine)
         return engine
 
     @cached_property
+    def async_engine(self) -> AsyncEngine:
+        return self._create(self.memory, autocommit=False)
+
+    @cached_property
     def sync_engine(self) -> Engine:
-        engine = create_engine_for(self.config, self.memory, sync=True)
+        engine = create_engines(self.config, self.config.url, self.memory, sync=True)
+        assert isinstance(engine, Engine)
         self._watched(engine)
         return engine
 
@@ -84,26 +93,25 @@ class _Engines:
         # An in-memory SQLite database has one connection per side: share its pool.
         if self.memory is not None:
             return self.async_engine.execution_options(isolation_level="AUTOCOMMIT")
-        engine = create_engine_for(self.config, None, sync=False, autocommit=True)
-        self._watched(engine.sync_engine)
-        return engine
+        return self._create(None, autocommit=True)
 
+    # Sessionmakers carry advanced-alchemy's listeners (see project.database.listeners).
     @cached_property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
-        return async_sessionmaker(self.async_engine, expire_on_commit=False)
+        return listeners.make_async_sessionmaker(self.async_engine, expire_on_commit=False)
 
     @cached_property
     def autocommit_sessions(self) -> async_sessionmaker[AsyncSession]:
-        return async_sessionmaker(self.autocommit_engine, expire_on_commit=False)
+        return listeners.make_async_sessionmaker(self.autocommit_engine, expire_on_commit=False)
 
     @cached_property
     def sync_sessions(self) -> sessionmaker[Session]:
-        return sessionmaker(self.sync_engine, expire_on_commit=False)
+        return listeners.make_sync_sessionmaker(self.sync_engine, expire_on_commit=False)
 
     @cached_property
     def sync_autocommit_sessions(self) -> sessionmaker[Session]:
         engine = self.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
-        return sessionmaker(engine, expire_on_commit=False)
+        return listeners.make_sync_sessionmaker(engine, expire_on_commit=False)
 
     def made(self) -> list[str]:
         """The engines made so far: "async", "sync", "autocommit"."""
@@ -117,18 +125,19 @@ class _Engines:
             engines.append(self.__dict__.get("autocommit_engine"))
         return [engine for engine in engines if engine is not None]
 
-    async def close(self) -> None:
-        for engine in self._async_engines():
+    async def close(self, others: list[AsyncEngine]) -> None:
+        """Dispose every engine made, and ``others`` (the replicas' engines)."""
+        for engine in [*self._async_engines(), *others]:
             await engine.dispose()
         self._close_sync_side()
 
-    def close_sync(self) -> None:
+    def close_sync(self, others: list[AsyncEngine]) -> None:
         """Async connections close on their event loop: in a task when one runs here."""
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        for engine in self._async_engines():
+        for engine in [*self._async_engines(), *others]:
             if loop is None:
                 engine.sync_engine.pool.dispose()  # no loop to close them on: dropped
             else:
@@ -157,6 +166,7 @@ class DatabaseSessionManager:
         self.config: DatabaseSettings | None = None
         self.url: DatabaseURL | None = None
         self._engines: _Engines | None = None  # while open
+        self.replicas: ReplicaSet | None = None  # REPLICAS, see project.database.replicas
         self._closed = ""  # why it was closed; empty while open or never initialised
         if config is not None:
             self.init(config)
@@ -180,6 +190,7 @@ class DatabaseSessionManager:
             )
         self.config = config
         self.url = config.parsed_url(f"DATABASES[{self.alias!r}]['URL']")
+        self.replicas = ReplicaSet(self.alias, config, self.url) if config.REPLICAS else None
         self._engines = None
         self._closed = ""
 
@@ -235,22 +246,44 @@ class DatabaseSessionManager:
         """
         return self._open().autocommit_engine
 
-    def async_sessionmaker_for(self, transaction: bool) -> async_sessionmaker[AsyncSession]:
-        """Sessions in a transaction, or in AUTOCOMMIT (``transaction=False``)."""
+    def async_sessionmaker_for(
+        self, transaction: bool, primary: bool = False
+    ) -> async_sessionmaker[AsyncSession]:
+        """Sessions in a transaction, or in AUTOCOMMIT (``transaction=False``).
+
+        AUTOCOMMIT sessions read from the replicas, if any, unless ``primary``;
+        a test fixture's connection takes over both (project.database.binding).
+        """
+        if not transaction and not primary and self.replicas is not None:
+            return self.replicas.sessionmaker(self.autocommit_engine)
+        if self.url and (bound := bound_async_sessionmaker(self.url.sync_url)):
+            return bound
         engines = self._open()
         return engines.sessions if transaction else engines.autocommit_sessions
 
-    def sync_sessionmaker_for(self, transaction: bool) -> sessionmaker[Session]:
-        """The sync counterpart of ``async_sessionmaker_for``."""
+    def sync_sessionmaker_for(
+        self, transaction: bool, primary: bool = False
+    ) -> sessionmaker[Session]:
+        """The sync counterpart of ``async_sessionmaker_for`` (always the primary)."""
+        if self.url and (bound := bound_sync_sessionmaker(self.url.sync_url)):
+            return bound
         engines = self._open()
         return engines.sync_sessions if transaction else engines.sync_autocommit_sessions
 
     # --- async side ---------------------------------------------------------
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """An AsyncSession: commit on success, rollback on error, closed on cancellation."""
-        async with transaction(self._open().sessions(), self) as session:
+    async def session(self, *, primary: bool = True) -> AsyncIterator[AsyncSession]:
+        """An AsyncSession: commit on success, rollback on error, closed on cancellation.
+
+        Everything runs on the primary; with ``primary=False`` reads before the
+        session's first write come from a replica (see project.database.replicas).
+        """
+        if primary or self.replicas is None:
+            session = self.async_sessionmaker_for(True)()
+        else:
+            session = self.replicas.sessionmaker(self.async_engine)()
+        async with transaction(session, self):
             yield session
 
     @asynccontextmanager
@@ -266,7 +299,7 @@ class DatabaseSessionManager:
     @contextmanager
     def sync_session(self) -> Iterator[Session]:
         """A Session: commit on success, rollback on error."""
-        with self._explained(), self._open().sync_sessions() as session:
+        with self._explained(), self.sync_sessionmaker_for(True)() as session:
             try:
                 yield session
                 session.commit()
@@ -303,7 +336,7 @@ class DatabaseSessionManager:
     async def close(self) -> None:
         """Dispose every engine. Harmless when already closed."""
         if self._engines is not None:
-            await self._engines.close()
+            await self._engines.close(self._replica_engines())
         self._mark_closed()
 
     def close_sync(self, why: str = "") -> None:
@@ -313,11 +346,16 @@ class DatabaseSessionManager:
         task it starts at its next turn; otherwise they are dropped unclosed.
         """
         if self._engines is not None:
-            self._engines.close_sync()
+            self._engines.close_sync(self._replica_engines())
         self._mark_closed(why)
+
+    def _replica_engines(self) -> list[AsyncEngine]:
+        return self.replicas.engines() if self.replicas is not None else []
 
     def _mark_closed(self, why: str = "") -> None:
         self._engines = None
+        if self.replicas is not None:
+            self.replicas.forget()
         if self.config is not None:
             self._closed = why or self._closed or _CLOSED
 

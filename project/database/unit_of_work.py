@@ -19,6 +19,8 @@ import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
+from project.database import listeners
+
 if TYPE_CHECKING:
     from project.database.manager import DatabaseSessionManager
 
@@ -39,15 +41,16 @@ class UnitOfWork:
         Harmless when nothing is open, so a request may end its work more than
         once (at the response start, then after a stream or background task).
         """
-        if not self.atomic:
-            return  # autocommit: nothing to end; close() hands the connection back
         resource = self.resource
         if isinstance(resource, Session):
-            if resource.in_transaction():
+            if self.atomic and resource.in_transaction():
                 await anyio.to_thread.run_sync(resource.commit if success else resource.rollback)
             return
-        if resource.in_transaction():
+        # Autocommit: nothing to end; close() hands the connection back.
+        if self.atomic and resource.in_transaction():
             await (resource.commit() if success else resource.rollback())
+        if isinstance(resource, AsyncSession):
+            await listeners.settle(resource)  # FileObject uploads finish before the response
 
     async def abort(self, exc: BaseException) -> None:
         """The work raised ``exc``: roll back, or on cancellation drop the connection.
