@@ -149,7 +149,7 @@ async def test_only_the_report_of_our_failed_startup_is_shortened() -> None:
         server_log.removeHandler(kept)
     other, ours, again = kept.messages
     assert other.endswith("RuntimeError: someone else's")
-    assert ours.startswith("Settings error: Database unreachable at startup")
+    assert ours.startswith("Startup error: Database unreachable at startup")
     assert "Traceback" not in ours
     assert SECRET not in ours
     assert again == report
