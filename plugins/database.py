@@ -131,9 +131,9 @@ async def _finish(opened: list[UnitOfWork], success: bool) -> None:
 
     Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
     """
-    if not any(item.atomic for item in opened):
-        return  # autocommit only (most reads): nothing to end
-    with anyio.CancelScope(shield=True):
+    # Autocommit only (most reads): no COMMIT to protect, no shield to pay for.
+    shield = any(item.atomic for item in opened)
+    with anyio.CancelScope(shield=shield):
         for item in opened:
             try:
                 await item.finish(success)

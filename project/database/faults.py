@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -89,23 +90,38 @@ def watch(engine: Engine, alias: str, url: str) -> None:
 
     Drivers raise socket errors (refused, reset, unknown host, timeout) from
     connect as they are; SQLAlchemy passes them through untouched, so nothing
-    would tell them apart from any other ``OSError`` in a handler.
+    would tell them apart from any other ``OSError`` in a handler. A server
+    that ended a connection is told to SQLAlchemy as a disconnect, so the pool
+    drops it.
     """
 
     @event.listens_for(engine, "handle_error")
-    def _drop_dead_connections(context: ExceptionContext) -> None:
+    def _drop_dead_connections(context: ExceptionContext) -> BaseException | None:
         # asyncpg reports "terminating connection due to administrator command"
         # before its socket closes, so SQLAlchemy would pool the dead connection.
-        if not context.is_disconnect and any(
-            _server_gone(link) for link in _chain(context.original_exception)
-        ):
-            context.is_disconnect = True
+        original = context.original_exception
+        if not any(_server_gone(link) for link in _chain(original)):
+            return None
+        context.is_disconnect = True
+        if context.sqlalchemy_exception is not None:
+            return None
+        # A driver error SQLAlchemy passes through raw (SQLAlchemy 2.0 and asyncpg's
+        # InternalClientError): raise one the plugin knows instead.
+        error = DatabaseUnavailableError(
+            f"Database {alias!r} at {url} is unavailable: {redact_text(str(original))}"
+        )
+        error.__cause__ = original
+        return tag(error, alias, url)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
         try:
             return dialect.connect(*cargs, **cparams)
-        except OSError as exc:
+        except Exception as exc:
+            # SQLAlchemy 2.0 also lets asyncpg's own errors out of connect untranslated
+            # ("the database system is shutting down"): those get the same treatment.
+            if not isinstance(exc, OSError) and not any(_server_gone(e) for e in _chain(exc)):
+                raise
             raise tag(
                 DatabaseUnavailableError(
                     f"Database {alias!r} at {url} is unavailable: {diagnose(exc)}"
@@ -170,9 +186,15 @@ def _unavailable(link: BaseException) -> bool:
 
 
 def _server_gone(link: BaseException) -> bool:
-    """The server said it cannot serve this connection (shutdown, connection exception)."""
+    """The server said it cannot serve this connection (shutdown, connection exception),
+    or the driver lost track of it: asyncpg's "cannot switch to state ...; another
+    operation is in progress" after the server ended the connection under it.
+    """
     state = _sqlstate(link)
-    return state is not None and (state.startswith("08") or state in _UNAVAILABLE_STATES)
+    if state is not None:
+        return state.startswith("08") or state in _UNAVAILABLE_STATES
+    asyncpg = sys.modules.get("asyncpg")  # loaded when an engine uses it
+    return asyncpg is not None and isinstance(link, asyncpg.exceptions.InternalClientError)
 
 
 @functools.cache
@@ -181,7 +203,6 @@ def _repository_errors() -> dict[str, type[Exception]]:
     from advanced_alchemy import exceptions
 
     return {
-        "any": exceptions.RepositoryError,
         "conflict": exceptions.IntegrityError,
         "not found": exceptions.NotFoundError,
         "many found": exceptions.MultipleResultsFoundError,
@@ -192,17 +213,12 @@ def _conflict(link: BaseException) -> bool:
     return isinstance(link, sa_exc.IntegrityError | _repository_errors()["conflict"])
 
 
-def _database_side(link: BaseException) -> bool:
-    return isinstance(link, sa_exc.SQLAlchemyError | _repository_errors()["any"]) or (
-        _sqlstate(link) is not None
-    )
-
-
 def status_for(exc: BaseException) -> int | None:
-    """503, 409 or 500 for a database failure; None when ``exc`` is not one."""
+    """503, 409 or 500 for a database failure; None for a lookup that found nothing.
+
+    Called with what a database call raised: a driver's own exception counts too.
+    """
     chain = list(_chain(exc))
-    if not any(_database_side(link) for link in chain):
-        return None
     if any(_unavailable(link) for link in chain):
         cause = diagnose(exc).cause
         return ERROR if cause.startswith(_MISCONFIGURED) else UNAVAILABLE
