@@ -4,7 +4,7 @@ Each entry point runs as a subprocess, as a user starts it: uvicorn with a
 module that builds ``Litestar(plugins=[DatabasePlugin()])`` at import time,
 uvicorn with the ``create_app`` factory, Litestar's own ``litestar run``,
 ``manage.py runserver`` (also with ``--reload``, whose app runs in a child
-process) and ``manage.py shell``.
+process), ``manage.py serve`` (a worker process) and ``manage.py shell``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ ENTRY_POINTS = {
     "litestar run": ["-m", "litestar", "--app", "userapp:app", "run"],
     "manage.py runserver": ["manage.py", "runserver"],
     "manage.py runserver --reload": ["manage.py", "runserver", "--reload"],
+    "manage.py serve": ["manage.py", "serve", "--workers", "1"],  # the worker is a child
     "manage.py shell": ["manage.py", "shell", "-c", "print('started')"],
 }
 
@@ -58,7 +59,7 @@ def _serve(argv: list[str], tmp_path: Path, **env: str) -> str:
     (tmp_path / "userapp.py").write_text(USER_APP)
     environment = {**os.environ, "SETTINGS_MODULE": "settings.test", **env}
     environment["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(tmp_path)])
-    if "runserver" in argv or "run" in argv or "uvicorn" in argv:
+    if {"runserver", "run", "serve"} & set(argv) or "uvicorn" in argv:
         argv = [*argv, "--port", str(free_port())]
     server = subprocess.Popen(
         [sys.executable, *argv],
