@@ -36,14 +36,6 @@ UNAVAILABLE, CONFLICT, ERROR = 503, 409, 500
 # admin/crash shutdown, "the database system is starting up / shutting down",
 # too many connections.
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-# Causes ``diagnose`` finds that a retry will not fix: these stay 500.
-_MISCONFIGURED = (
-    "authentication failed",
-    "the database does not exist",
-    "the URL has an option",
-    "the server does not support SSL",
-    "the server refused this client",
-)
 _DETAIL = {
     UNAVAILABLE: "Service Unavailable: the database is unavailable; retry shortly.",
     CONFLICT: "Conflict: the change violates a database constraint.",
@@ -220,8 +212,8 @@ def status_for(exc: BaseException) -> int | None:
     """
     chain = list(_chain(exc))
     if any(_unavailable(link) for link in chain):
-        cause = diagnose(exc).cause
-        return ERROR if cause.startswith(_MISCONFIGURED) else UNAVAILABLE
+        # A wrong password or a missing database stays 500: retrying will not fix it.
+        return UNAVAILABLE if diagnose(exc).retry_helps else ERROR
     if any(_conflict(link) for link in chain):
         return CONFLICT
     if _not_found(exc):

@@ -12,27 +12,14 @@ changes one fails there, loudly, rather than in production:
   created on first use so it binds to the running loop.
 - ``Empty``: what the pool expects a ``get`` that timed out to raise.
 - ``await_``: runs a coroutine from the pool's synchronous code inside
-  SQLAlchemy's greenlet; named ``await_only`` before 2.1.
+  SQLAlchemy's greenlet (``await_only`` in 2.0, which we do not support: on 2.0
+  a server refusing a connection reaches the app as a raw driver error).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar
-
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import await_
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
-
-_T = TypeVar("_T")
-
-if TYPE_CHECKING:
-
-    def await_(awaitable: Awaitable[_T]) -> _T: ...
-
-else:
-    try:
-        from sqlalchemy.util import await_
-    except ImportError:  # SQLAlchemy 2.0
-        from sqlalchemy.util import await_only as await_
 
 __all__ = ["AsyncAdaptedQueue", "AsyncAdaptedQueuePool", "Empty", "await_"]
