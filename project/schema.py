@@ -52,7 +52,9 @@ class SettingsSchema(msgspec.Struct, frozen=True):
     ROUTE_HANDLERS: list[str]
     MODEL_MODULES: list[str]
     COMMAND_PACKAGES: list[str]
-    ALEMBIC_CONFIG: str
+    MIGRATIONS_FOLDERS: dict[str, str]
+    MIGRATIONS_ENVIRONMENT: str
+    MIGRATIONS_STARTUP_CHECK: Literal["fail", "warn", "off"]
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:

@@ -109,15 +109,15 @@ def test_diffsettings_shows_changes_and_their_layer() -> None:
         "APP_DATABASES__DEFAULT__POOL_SIZE" in lines
     )
     assert "DEBUG = True  # settings module settings/development.py:5" in lines
-    assert not any(line.startswith("ALEMBIC_CONFIG") for line in lines)
+    assert not any(line.startswith("MIGRATIONS_ENVIRONMENT") for line in lines)
 
 
 def test_diffsettings_all_json_lists_every_setting_for_machines() -> None:
     result = manage("diffsettings", "--all", "--json")
     assert result.returncode == 0, result.stderr
     by_name = {line["name"]: line for line in json.loads(result.stdout)}
-    assert by_name["ALEMBIC_CONFIG"] == {
-        "name": "ALEMBIC_CONFIG",
+    assert by_name["MIGRATIONS_ENVIRONMENT"] == {
+        "name": "MIGRATIONS_ENVIRONMENT",
         "value": "",
         "source": "default",
         "changed": False,
