@@ -60,6 +60,7 @@ class DatabasePluginConfig:
     registry_key: str = "db"
     startup_check: Literal["fail", "warn", "off"] | None = None  # None: DATABASE_STARTUP_CHECK
     transaction_opt_key: str = "transaction"  # route opt that overrides TRANSACTION
+    migrations_check: Literal["fail", "warn", "off"] | None = None  # None: MIGRATIONS_STARTUP_CHECK
 
 
 class DatabaseStartupError(SettingsError):
@@ -270,6 +271,7 @@ class DatabasePlugin(InitPluginProtocol):
         self.registry.open()
         try:
             await self._startup_check()
+            await self._migrations_check()
             yield
         finally:
             await self.registry.close_all()
@@ -293,6 +295,18 @@ class DatabasePlugin(InitPluginProtocol):
                 "to start anyway."
             )
         logger.warning(message)
+
+    async def _migrations_check(self) -> None:
+        """Unapplied migrations stop startup or warn (project.migrations.startup)."""
+        mode = self.config.migrations_check
+        if mode is None:
+            from project.conf import settings
+
+            mode = settings.MIGRATIONS_STARTUP_CHECK if self.config.databases is None else "off"
+        if mode != "off":
+            from project.migrations.startup import check_migrations
+
+            await anyio.to_thread.run_sync(check_migrations, self.registry, mode)
 
 
 def _database_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,12 @@ def _summary(upgrade: UpgradeOps) -> list[str]:
     return lines
 
 
+def next_revision_id(target: MigrationTarget) -> str:
+    """``0003_5f1c9a2e``: numbered so files sort in order, random so branches never clash."""
+    count = sum(1 for _ in target.scripts().walk_revisions())
+    return f"{count + 1:04d}_{uuid.uuid4().hex[:8]}"
+
+
 def write_revision(
     target: MigrationTarget, aliases: list[str], message: str, *, empty: bool = False
 ) -> Path:
@@ -100,13 +107,17 @@ def write_revision(
 
     target.folder.mkdir(parents=True, exist_ok=True)
     if empty:
-        script = command.revision(target.config(), message=message, head="head")
+        script = command.revision(
+            target.config(), message=message, head="head", rev_id=next_revision_id(target)
+        )
     else:
         with throwaway_database(target) as engine, target.connect(engine) as connection:
             config = target.config(
                 connection=connection, context_options=_options(target, aliases)
             )
-            script = command.revision(config, message=message, autogenerate=True)
+            script = command.revision(
+                config, message=message, autogenerate=True, rev_id=next_revision_id(target)
+            )
     assert script is not None
     assert not isinstance(script, list)
     return Path(script.path)
@@ -115,6 +126,8 @@ def write_revision(
 def merge_heads(target: MigrationTarget, message: str) -> Path:
     from alembic import command
 
-    script = command.merge(target.config(), "heads", message=message)
+    script = command.merge(
+        target.config(), "heads", message=message, rev_id=next_revision_id(target)
+    )
     assert script is not None
     return Path(script.path)

@@ -149,3 +149,31 @@ def offline_sql(target: MigrationTarget, revision_range: str, *, backwards: bool
     else:
         command.upgrade(config, revision_range, sql=True)
     return buffer.getvalue()
+
+
+def recorded_sql(target: MigrationTarget, start: str, revision: str, *, backwards: bool) -> str:
+    """The SQL of one step as a real run on a throwaway database at ``start`` sends it.
+
+    For what Alembic cannot render offline: SQLite's batch mode rebuilds a
+    table from its live definition. Reflection queries are left out.
+    """
+    from alembic import command
+    from sqlalchemy import event
+
+    from project.migrations.throwaway import throwaway_database
+
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("PRAGMA", "SELECT")):
+            statements.append(statement.strip() + ";")
+
+    with throwaway_database(target, upto=start) as engine, target.connect(engine) as connection:
+        event.listen(connection, "before_cursor_execute", record)
+        config = target.config(connection=connection, context_options=target.context_options())
+        with connection.begin():
+            if backwards:
+                command.downgrade(config, revision)
+            else:
+                command.upgrade(config, revision)
+    return "\n\n".join(statements) + "\n"

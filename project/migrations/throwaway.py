@@ -26,13 +26,15 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def throwaway_database(target: MigrationTarget) -> Iterator[Engine]:
-    """An engine on an empty database of the alias's kind, migrated to head."""
+def throwaway_database(target: MigrationTarget, upto: str | None = None) -> Iterator[Engine]:
+    """An engine on an empty database of the alias's kind, migrated to head (or ``upto``)."""
     maker = _postgresql if target.family == "postgresql" else _sqlite
     with maker(target) as engine:
         with target.connect(engine) as connection:
             status = read_status(target, connection)
-        run_in_transaction(target, make_plan(status, None), engine=engine)
+        plan = make_plan(status, upto)
+        if plan.steps:
+            run_in_transaction(target, plan, engine=engine)
         yield engine
 
 

@@ -21,7 +21,7 @@ def command(aliases: tuple[str, ...], revision: str, backwards: bool) -> None:
     from alembic.util import CommandError
 
     from project.migrations.errors import MigrationError, reported
-    from project.migrations.run import offline_sql
+    from project.migrations.run import offline_sql, recorded_sql
     from project.migrations.targets import get_targets
 
     with reported():
@@ -45,4 +45,11 @@ def command(aliases: tuple[str, ...], revision: str, backwards: bool) -> None:
             span = f"{script.revision}:{down or 'base'}"
         else:
             span = f"{down}:{script.revision}" if down else script.revision
-        click.echo(offline_sql(migration, span, backwards=backwards), nl=False)
+        try:
+            sql = offline_sql(migration, span, backwards=backwards)
+        except CommandError as exc:
+            if "live database connection" not in str(exc):
+                raise MigrationError(f"Cannot render {revision!r} as SQL: {exc}") from None
+            start, _, end = span.rpartition(":")
+            sql = recorded_sql(migration, start or "zero", end, backwards=backwards)
+        click.echo(sql, nl=False)

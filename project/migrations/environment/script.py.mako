@@ -3,10 +3,11 @@
     extra = (imports or "").strip()
     parents = down_revision if isinstance(down_revision, (tuple, list)) else [down_revision]
     revises = ", ".join(p for p in parents if p)
+    revises_line = "Revises: " + revises if revises else "Revises:"
 %>"""${message}
 
 Revision ID: ${up_revision}
-Revises:${ + revises if revises else }
+${revises_line}
 Create Date: ${create_date}
 """
 
