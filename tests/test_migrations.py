@@ -111,7 +111,9 @@ def project(database_url: str, tmp_path: Path) -> Iterator[Project]:
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield Project(tmp_path, with_password(database_url.rsplit("/", 1)[0] + f"/{name}"))
+        # A "%" in the password (percent-encoded) must not reach Alembic's configparser.
+        url = with_password(database_url.rsplit("/", 1)[0] + f"/{name}", f"{SECRET}%25x")
+        yield Project(tmp_path, url)
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

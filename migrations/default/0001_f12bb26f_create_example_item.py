@@ -1,8 +1,8 @@
 """create example_item
 
-Revision ID: 365df7e7510a
+Revision ID: 0001_f12bb26f
 Revises:
-Create Date: 2026-11-26 08:32:13.793399
+Create Date: 2026-11-26 08:40:31.675543
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '365df7e7510a'
+revision: str = '0001_f12bb26f'
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
