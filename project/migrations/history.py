@@ -66,13 +66,14 @@ class Status:
 
 def read_status(target: MigrationTarget, connection: Connection) -> Status:
     """The status of ``target``; a database ahead of the files is one paragraph."""
+    from alembic.script.revision import RevisionError
     from alembic.util import CommandError
 
     scripts = target.scripts()
     current = current_heads(target, connection)
     try:
         applied = ancestors(scripts, current)
-    except CommandError:
+    except (CommandError, RevisionError):
         known = {script.revision for script in scripts.walk_revisions()}
         unknown = ", ".join(rev for rev in current if rev not in known)
         raise MigrationError(
