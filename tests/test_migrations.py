@@ -10,6 +10,7 @@ prints the password. A second alias on SQLite has its own models and folder.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import subprocess
@@ -73,7 +74,8 @@ class Project:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"SETTINGS_MODULE": "shop_settings", "PYTHONPATH": str(self.folder)}
+        path = os.pathsep.join(filter(None, [str(self.folder), os.environ.get("PYTHONPATH")]))
+        return {"SETTINGS_MODULE": "shop_settings", "PYTHONPATH": path}
 
     def manage(self, *args: str, code: int = 0, **env: str) -> str:
         result = manage(*args, database_url=self.url, **self.env, **env)
@@ -84,8 +86,6 @@ class Project:
         return output
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        import os
-
         return subprocess.Popen(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
