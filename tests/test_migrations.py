@@ -229,6 +229,28 @@ def upgrade() -> None:
     assert _query(project, "SELECT version_num FROM alembic_version") == [(second,)]
     broken.unlink()
 
+    # Two branches made in parallel: refused until merged; then planned, shown as SQL, faked.
+    for letter in "ab":
+        (project.folder / "migrations" / "default" / f"0003_{letter * 8}_branch.py").write_text(
+            f'"""branch {letter}"""\nrevision = "0003_{letter * 8}"\n'
+            f'down_revision = "{second}"\n\n\ndef upgrade() -> None:\n    pass\n\n\n'
+            "def downgrade() -> None:\n    pass\n"
+        )
+    assert "Run: python manage.py makemigrations --merge" in project.manage(
+        "makemigrations", code=1
+    )
+    assert "several heads (0003_aaaaaaaa, 0003_bbbbbbbb)" in project.manage("migrate", code=1)
+    project.manage("makemigrations", "--merge")
+    merge = _revision_id(project.revisions()[-1])
+    assert "default: would apply 3:" in project.manage("migrate", "--plan")
+    assert f"Running upgrade 0003_aaaaaaaa, 0003_bbbbbbbb -> {merge}" in project.manage(
+        "migrate", "--sql", "--database", "default"
+    )
+    assert "recorded as applied" in project.manage("migrate", "--fake")
+    assert f"[X] {merge} (merge 0003_aaaaaaaa and 0003_bbbbbbbb)  (head, current)" in (
+        project.manage("showmigrations")
+    )
+
     # The app refuses to start when the production check finds unapplied migrations.
     project.manage("migrate", first, "--database", "default")
     refused = manage(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -93,15 +94,13 @@ class Plan:
     steps: list[Script]
 
 
-def single_head(status: Status) -> str:
-    heads = status.heads
+def refuse_branches(target: MigrationTarget, heads: Sequence[str]) -> None:
+    """Several heads (migrations made in parallel) must be merged before anything else."""
     if len(heads) > 1:
         raise MigrationError(
-            f"Database alias {status.target.alias!r} has several heads ({', '.join(heads)}) in "
-            f"{status.target.folder}: two branches of migrations were made in parallel. "
-            f"{MERGE_HINT}"
+            f"Database alias {target.alias!r} has several heads ({', '.join(heads)}) in "
+            f"{target.folder}: two branches of migrations were made in parallel. {MERGE_HINT}"
         )
-    return heads[0] if heads else "base"
 
 
 def make_plan(status: Status, wanted: str | None) -> Plan:
@@ -110,7 +109,7 @@ def make_plan(status: Status, wanted: str | None) -> Plan:
 
     order = in_order(status.scripts)
     if wanted in (None, "head", "heads"):
-        single_head(status)
+        refuse_branches(status.target, status.heads)
         return Plan("up", "heads", [s for s in order if s.revision not in status.applied])
     if wanted in ("zero", "base"):
         return Plan("down", "base", [s for s in reversed(order) if s.revision in status.applied])

@@ -1,4 +1,4 @@
-"""Write a migration for what changed in the models (Alembic autogenerate).
+"""Write the migration for the models' changes.
 
 Compares the models with a throwaway database built from the migrations, so
 it needs no access to a deployed database.
@@ -20,14 +20,14 @@ from project.management.options import database_option
 def command(
     aliases: tuple[str, ...], message: str, empty: bool, check: bool, dry_run: bool, merge: bool
 ) -> None:
-    """Write the migration that brings the migrations up to the models.
+    """Write the migration for the models' changes.
 
     An alias whose models match its migrations gets nothing ("No changes
     detected"). With several heads, merge them first (--merge).
     """
     from project.migrations.autogen import find_changes, merge_heads, write_revision
     from project.migrations.errors import reported
-    from project.migrations.history import single_head
+    from project.migrations.history import refuse_branches
     from project.migrations.targets import get_targets
 
     missing = False
@@ -44,10 +44,7 @@ def command(
                     path = merge_heads(migration, message or "merge " + " and ".join(heads))
                     click.echo(f"{alias}: wrote {path}")
                 continue
-            if len(heads) > 1:
-                from project.migrations.history import Status
-
-                single_head(Status(migration, migration.scripts(), ()))
+            refuse_branches(migration, heads)
             if empty:
                 path = write_revision(migration, every, message or "empty", empty=True)
                 click.echo(f"{alias}: wrote {path}")

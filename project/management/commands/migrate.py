@@ -1,4 +1,4 @@
-"""Apply (or unapply) migrations: every alias to its head, or to TARGET.
+"""Apply migrations, or go back to TARGET.
 
 Imports no Litestar and no models: with nothing to do it reads the version
 table and the revision files, and exits.
@@ -34,7 +34,7 @@ def command(
     check: bool,
     lock_timeout: float,
 ) -> None:
-    """Bring each database to its latest migration, or to TARGET.
+    """Apply migrations, or go back to TARGET.
 
     TARGET is a revision (older ones are unapplied), "head" or "zero"
     (unapply everything). Each alias runs in one transaction: a failing

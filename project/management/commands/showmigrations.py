@@ -1,4 +1,4 @@
-"""List each alias's migrations, oldest first, with [X] when applied.
+"""List migrations, [X] when applied.
 
 Imports no Litestar and no models.
 """
@@ -12,7 +12,7 @@ from project.management.options import database_option
 
 @click.command(params=[database_option("Show")])
 def command(aliases: tuple[str, ...]) -> None:
-    """List the migrations of each alias, [X] applied, [ ] not.
+    """List migrations, [X] when applied.
 
     Marks the head (latest revision) and the database's current revision.
     """

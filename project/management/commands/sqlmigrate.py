@@ -1,4 +1,4 @@
-"""Print the SQL of one migration, without touching the database.
+"""Print the SQL of one migration.
 
 Imports no Litestar and no models.
 """
@@ -14,7 +14,7 @@ from project.management.options import database_option
 @click.argument("revision")
 @click.option("--backwards", is_flag=True, help="The SQL that unapplies it instead.")
 def command(aliases: tuple[str, ...], revision: str, backwards: bool) -> None:
-    """Print the SQL that REVISION runs (offline: no database needed).
+    """Print the SQL of one migration.
 
     Uses the first alias, or the one given with --database.
     """
