@@ -297,3 +297,20 @@ async def test_commands_run_inside_a_running_event_loop(caplog: pytest.LogCaptur
     for record in caplog.records:
         if record.name == "project.migrations":
             assert "unapplied migrations" in record.getMessage()
+
+
+def test_migrate_and_showmigrations_import_neither_litestar_nor_the_models() -> None:
+    probe = (
+        "import sys\n"
+        "from project.management import call_command\n"
+        "call_command('showmigrations')\n"
+        "call_command('migrate', '--plan')\n"
+        "call_command('sqlmigrate', '0001')\n"
+        "heavy = ('litestar', 'advanced_alchemy', 'project.example.models')\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
