@@ -31,11 +31,18 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
-from project.database import DatabaseRegistry, DatabaseSessionManager, PoolExhaustedError
+from project.database import (
+    DatabaseRegistry,
+    DatabaseSessionManager,
+    PoolExhaustedError,
+    databases,
+)
 from project.errors import SettingsError
 from project.schema import DatabaseSettings, TransactionMode
+from project.startup_errors import install as one_paragraph_errors
+from project.startup_errors import startup_lifespan
 
-__all__ = ["DatabasePlugin", "DatabasePluginConfig"]
+__all__ = ["DatabasePlugin", "DatabasePluginConfig", "DatabaseStartupError", "registry_of"]
 
 logger = logging.getLogger("project.database")
 
@@ -48,9 +55,11 @@ SessionT = TypeVar("SessionT", AsyncSession, Session)
 class DatabasePluginConfig:
     """How the plugin finds its databases and names its dependencies.
 
-    ``databases`` defaults to ``settings.DATABASES``; pass it to use the
-    plugin without a settings module. Another alias's session is injected as
-    ``f"{session_key}_{alias}"`` (``db_session_replica``).
+    Without ``databases`` the plugin serves ``project.database.databases``
+    (``settings.DATABASES``), so code outside the app shares its pools; with
+    it, the plugin owns a registry of its own. Another alias's session is
+    injected as ``f"{session_key}_{alias}"`` (``db_session_replica``); the
+    registry as ``registry_key``.
     """
 
     databases: Mapping[str, DatabaseSettings] | None = None
@@ -222,12 +231,15 @@ class DatabasePlugin(InitPluginProtocol):
     """Starts the engines on app startup, disposes them on shutdown, injects sessions."""
 
     def __init__(self, config: DatabasePluginConfig | None = None) -> None:
+        one_paragraph_errors()  # a settings error while the app is built prints short
         self.config = config or DatabasePluginConfig()
-        self.registry = DatabaseRegistry(self.config.databases)
+        own = self.config.databases
+        self.registry = databases if own is None else DatabaseRegistry(own)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         config = self.config
-        registry = self.registry
+        # Inside override_settings(DATABASES=...) the settings' registry serves that block.
+        self.registry = registry = self.registry.current()
         key = config.transaction_opt_key
         dependencies: dict[str, Provide] = {
             config.registry_key: Provide(lambda: registry, use_cache=True, sync_to_thread=False)
@@ -248,7 +260,7 @@ class DatabasePlugin(InitPluginProtocol):
         app_config.dependencies.update(dependencies)
         app_config.middleware.insert(0, _TransactionMiddleware)
         app_config.lifespan.append(self._lifespan)
-        app_config.state[config.registry_key] = registry
+        app_config.lifespan.insert(0, startup_lifespan)  # our startup errors print short
         app_config.signature_namespace.update(
             {
                 "AsyncSession": AsyncSession,
@@ -307,6 +319,14 @@ class DatabasePlugin(InitPluginProtocol):
             from project.migrations.startup import check_migrations
 
             await anyio.to_thread.run_sync(check_migrations, self.registry, mode)
+
+
+def registry_of(app: Litestar) -> DatabaseRegistry:
+    """The registry the app's ``DatabasePlugin`` serves, else the settings' own."""
+    try:
+        return app.plugins.get(DatabasePlugin).registry
+    except KeyError:
+        return databases.current()
 
 
 def _database_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import msgspec
 
+from project import startup_errors
 from project.errors import SettingsError
 from project.loader import (
     LoadedSettings,
@@ -28,12 +29,48 @@ from project.loader import (
 )
 from project.text import did_you_mean
 
-__all__ = ["ENVIRONMENT_VARIABLE", "SettingsError", "override_settings", "settings"]
+__all__ = [
+    "ENVIRONMENT_VARIABLE",
+    "OverrideScope",
+    "SettingsError",
+    "override_scope",
+    "override_settings",
+    "settings",
+]
 
 ENVIRONMENT_VARIABLE = "SETTINGS_MODULE"
+NOT_CONFIGURED = (
+    "Requested settings, but settings are not configured. Set the environment variable "
+    f"{ENVIRONMENT_VARIABLE} (e.g. settings.development) or pass --settings to manage.py."
+)
 _OVERRIDE_SOURCE = Source("override", "override_settings()")
 
-_overrides: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("overrides", default=())
+
+class OverrideScope(dict[str, Any]):
+    """The values of one ``override_settings`` block, and what to release when it ends.
+
+    Objects built from overridden settings (the database managers of an
+    overridden ``DATABASES``) live as long as the block: ``on_exit`` registers
+    how to release them, from sync code and, for ``async with``, from async code.
+    """
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.releases: list[tuple[Callable[[], None], Callable[[], Awaitable[None]]]] = []
+
+    def on_exit(self, release: Callable[[], None], arelease: Callable[[], Awaitable[None]]) -> None:
+        self.releases.append((release, arelease))
+
+
+_overrides: ContextVar[tuple[OverrideScope, ...]] = ContextVar("overrides", default=())
+
+
+def override_scope(name: str) -> OverrideScope | None:
+    """The innermost ``override_settings`` block in force that sets ``name``, if any."""
+    for overlay in reversed(_overrides.get()):
+        if name in overlay:
+            return overlay
+    return None
 
 
 class LazySettings:
@@ -43,13 +80,10 @@ class LazySettings:
         self._loaded: LoadedSettings | None = None
 
     def _setup(self) -> LoadedSettings:
+        startup_errors.install()  # an uncaught settings error prints as its paragraph
         module = os.environ.get(ENVIRONMENT_VARIABLE)
         if not module:
-            raise SettingsError(
-                "Requested settings, but settings are not configured. Set the environment "
-                f"variable {ENVIRONMENT_VARIABLE} (e.g. settings.development) or pass "
-                "--settings to manage.py."
-            )
+            raise SettingsError(NOT_CONFIGURED)
         loaded = load(module)
         if loaded.problems:
             raise SettingsError(loaded.problems)
@@ -112,20 +146,38 @@ class override_settings:
     """Layer values over the settings for a block, a function or a test.
 
     Nested dicts merge into the current value, as every layer does. Values are
-    validated like any other layer; a bad one raises ``SettingsError``.
+    validated like any other layer; a bad one raises ``SettingsError``. Inside
+    the block ``databases`` serves an overridden ``DATABASES`` with managers of
+    its own, closed when the block ends (awaited with ``async with``).
     """
 
     def __init__(self, **values: Any) -> None:
         self.values = values
+        self._scopes: list[OverrideScope] = []
 
     def __enter__(self) -> None:
-        self._overlay = _validated_overlay(self.values)
-        _overrides.set((*_overrides.get(), self._overlay))
+        scope = OverrideScope(_validated_overlay(self.values))
+        self._scopes.append(scope)
+        _overrides.set((*_overrides.get(), scope))
 
     def __exit__(self, *exc_info: object) -> None:
-        # Remove this overlay rather than reset a token: a pytest fixture may exit
+        for release, _ in reversed(self._leave().releases):
+            release()
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Like ``__exit__``, but what the block built is closed by awaiting it."""
+        for _, arelease in reversed(self._leave().releases):
+            await arelease()
+
+    def _leave(self) -> OverrideScope:
+        # Remove this scope rather than reset a token: a pytest fixture may exit
         # it in another context than the async test that entered it.
-        _overrides.set(tuple(o for o in _overrides.get() if o is not self._overlay))
+        scope = self._scopes.pop()
+        _overrides.set(tuple(o for o in _overrides.get() if o is not scope))
+        return scope
 
     def __call__(self, func: F) -> F:
         if inspect.iscoroutinefunction(func):

@@ -16,17 +16,19 @@ SECRET_KEY = ""
 # "production" refuses DEBUG, an empty SECRET_KEY and a missing DATABASE_URL.
 ENVIRONMENT = "development"
 
-# One entry per database alias; "default" is required. Each entry takes:
+# One entry per database alias; "default" is required. Each entry takes (timeouts are
+# at most 86400 seconds; a value out of range is refused when the settings load):
 #   URL             str    e.g. postgresql://user:pass@host/db or sqlite:///db.sqlite3
-#   POOL_SIZE       int    5      connections kept open per engine
-#   MAX_OVERFLOW    int    10     extra connections allowed under load
-#   POOL_TIMEOUT    float  30.0   seconds to wait for a free connection
-#   POOL_RECYCLE    int    3600   seconds before a connection is replaced (-1: never)
+#   POOL_SIZE       int    5      connections kept open per engine (≥ 0)
+#   MAX_OVERFLOW    int    10     extra connections allowed under load (≥ 0)
+#   POOL_TIMEOUT    float  30.0   seconds to wait for a free connection (> 0)
+#   POOL_RECYCLE    int    3600   seconds before a connection is replaced (≥ -1; -1: never)
 #   PRE_PING        bool   False  ping on every checkout (costs a round trip each time)
-#   PING_IDLE_AFTER float  30.0   ping only connections idle longer than this (0: never)
+#   PING_IDLE_AFTER float  30.0   ping only connections idle longer than this (≥ 0; 0: never)
 #   ECHO            bool   False  log every SQL statement
-#   CONNECT_TIMEOUT float  10.0   seconds to establish a connection
-#   OPTIONS         dict   {}     extra keyword arguments for the DB-API driver
+#   CONNECT_TIMEOUT float  10.0   seconds to establish a connection (> 0)
+#   OPTIONS         dict   {}     extra keyword arguments for the DB-API driver, checked
+#                                 against what it accepts; OPTIONS['sync'] / ['async']: one side
 #   TRANSACTION     str    "auto" request transactions: "auto", "atomic" or "autocommit"
 DATABASES: dict[str, dict[str, Any]] = {}
 

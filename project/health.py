@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, Router, get
 
-from project.database import CheckResult, DatabaseRegistry, databases
+from plugins.database import registry_of
+from project.database import CheckResult
 
 
 class HealthReport(msgspec.Struct):
@@ -25,7 +26,7 @@ def liveness() -> dict[str, str]:
 @get("/db")
 async def database_health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     """503 when any database fails its check; URLs in the body are redacted."""
-    registry: DatabaseRegistry = getattr(request.app.state, "db", None) or databases
+    registry = registry_of(request.app)
     results = await asyncio.gather(*(manager.acheck() for manager in registry.values()))
     healthy = all(result.ok for result in results)
     report = HealthReport(status="ok" if healthy else "error", databases=list(results))

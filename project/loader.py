@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from project.driver_options import check_options
 from project.errors import SettingsError
 from project.redact import redact
 from project.schema import DATABASE_FIELDS, KNOWN_SETTINGS, DatabaseSettings, convert
@@ -311,7 +312,8 @@ def _resolve(raw: Mapping[str, Any], path: SettingPath) -> tuple[SettingPath, An
     if key not in DATABASE_FIELDS:
         return path, _unknown_key(key, DATABASE_FIELDS)
     if len(path) > 3 and key == "OPTIONS":
-        return ("DATABASES", alias, key, *path[3:]), Any
+        # Every driver's option names are lowercase; environment variable names seldom are.
+        return ("DATABASES", alias, key, *(part.lower() for part in path[3:])), Any
     if len(path) > 3:
         return path, f"DATABASES['{alias}']['{key}'] has no keys to set with '__'."
     return ("DATABASES", alias, key), DATABASE_FIELDS[key]
@@ -325,9 +327,12 @@ def _unknown_key(key: str, known: Mapping[str, Any]) -> str:
 
 def _type_problem(path: SettingPath, tp: Any, value: Any, source: Source | None, why: str) -> str:
     shown = redact(value, path[-1])
+    # msgspec's own "Expected `int` >= 0" only repeats what the sentence says.
+    said = why.startswith("Expected `") and " - at `$" not in why
     return (
         f"Setting {show_path(path)} must be {type_name(tp)}, but got {shown!r} "
-        f"(from {source or 'an unknown layer'}): {why}. Change the value there."
+        f"(from {source or 'an unknown layer'}){'' if said else ': ' + why}. "
+        "Change the value there."
     )
 
 
@@ -383,10 +388,14 @@ def _validate_databases(value: Any, loaded: LoadedSettings) -> dict[str, Databas
                 f"'URL': 'postgresql://user:password@host/name' or set {variable.upper()}."
             )
             continue
+        if not isinstance(checked["URL"], str):
+            continue  # its type is reported above
         try:
-            parse_database_url(checked["URL"], show_path((*path, "URL")))
+            url = parse_database_url(checked["URL"], show_path((*path, "URL")))
         except SettingsError as exc:
             loaded.problems.append(f"{exc} (from {loaded.source_of((*path, 'URL'))})")
+        else:
+            _check_driver_options(loaded, path, checked.get("OPTIONS"), url.family)
         with contextlib.suppress(msgspec.ValidationError):  # each bad field is reported above
             databases[alias] = msgspec.convert(checked, DatabaseSettings)
     if "default" not in value:
@@ -395,6 +404,18 @@ def _validate_databases(value: Any, loaded: LoadedSettings) -> dict[str, Databas
             "in your settings module or set DATABASE_URL."
         )
     return databases
+
+
+def _check_driver_options(
+    loaded: LoadedSettings, path: SettingPath, options: Any, family: str
+) -> None:
+    if not isinstance(options, Mapping) or not options:
+        return  # a wrong type is reported above; no options, no driver imported
+    for below, why in check_options(options, family):
+        where = (*path, "OPTIONS", *below)
+        loaded.problems.append(
+            f"Setting {show_path(where)} (from {loaded.source_of(where)}): {why}"
+        )
 
 
 def _check_environment(values: Mapping[str, Any], loaded: LoadedSettings) -> None:

@@ -7,7 +7,7 @@ the setting, the expected type and where the value came from.
 from __future__ import annotations
 
 import typing
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -15,19 +15,26 @@ from project.redact import redact
 
 TransactionMode = Literal["auto", "atomic", "autocommit"]
 
+# Valid ranges: a value outside one is refused when the settings load.
+DAY = 86_400.0
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=DAY)]
+SecondsOrZero = Annotated[float, msgspec.Meta(ge=0, le=DAY)]  # 0 turns the feature off
+Recycle = Annotated[int, msgspec.Meta(ge=-1)]  # -1: never recycle
+
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One entry of ``DATABASES``; defaults are documented in global_settings."""
 
     URL: str
-    POOL_SIZE: int = 5
-    MAX_OVERFLOW: int = 10
-    POOL_TIMEOUT: float = 30.0
-    POOL_RECYCLE: int = 3600
+    POOL_SIZE: Count = 5
+    MAX_OVERFLOW: Count = 10
+    POOL_TIMEOUT: Seconds = 30.0
+    POOL_RECYCLE: Recycle = 3600
     PRE_PING: bool = False
-    PING_IDLE_AFTER: float = 30.0
+    PING_IDLE_AFTER: SecondsOrZero = 30.0
     ECHO: bool = False
-    CONNECT_TIMEOUT: float = 10.0
+    CONNECT_TIMEOUT: Seconds = 10.0
     OPTIONS: dict[str, Any] = msgspec.field(default_factory=dict)
     TRANSACTION: TransactionMode = "auto"
 
@@ -58,7 +65,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:
-    hints = typing.get_type_hints(struct)
+    hints = typing.get_type_hints(struct, include_extras=True)
     return {name: hints[name] for name in struct.__struct_fields__}
 
 
@@ -89,3 +96,28 @@ def _parse_text(text: str, tp: Any) -> Any:
     return text
 
 
+def settings_from_url(url: str, pool: dict[str, Any], where: str) -> DatabaseSettings:
+    """A ``DATABASES`` entry from a URL and keyword settings (``pool_size=10``).
+
+    Keywords are the entry's keys in lower case; a wrong one is a ``SettingsError``.
+    """
+    from project.errors import SettingsError
+    from project.text import did_you_mean
+
+    entry: dict[str, Any] = {"URL": url}
+    for keyword, value in pool.items():
+        key = keyword.upper()
+        if key not in DATABASE_FIELDS or key == "URL":
+            guess = did_you_mean(key, DATABASE_FIELDS)
+            hint = (
+                f"did you mean {guess.lower()}?"
+                if guess
+                else "known ones are "
+                + ", ".join(name.lower() for name in DATABASE_FIELDS if name != "URL")
+            )
+            raise SettingsError(f"{where}: unknown keyword {keyword!r}; {hint}.")
+        entry[key] = value
+    try:
+        return msgspec.convert(entry, DatabaseSettings)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"{where}: {exc}. Pass a value of the documented type.") from None

@@ -6,12 +6,13 @@ without SQLAlchemy.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit
+import re
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import msgspec
 
 from project.errors import SettingsError
-from project.redact import redact_text
+from project.redact import MASK, redact_text
 
 # family -> (sync driver, async driver); every driver named in a URL maps to its family.
 DRIVERS: dict[str, tuple[str, str]] = {
@@ -50,6 +51,7 @@ def parse_database_url(url: str, setting: str = "DATABASES['default']['URL']") -
             f"{setting} is empty. Set DATABASE_URL (or APP_DATABASES__<ALIAS>__URL), "
             "e.g. postgresql://user@localhost:5432/app or sqlite:///db.sqlite3."
         )
+    _check_user_info(url, setting)
     if "#" in url:
         raise SettingsError(
             f"{setting} = {shown!r} contains '#'. A database URL has no fragment: if '#' is "
@@ -90,7 +92,7 @@ def parse_database_url(url: str, setting: str = "DATABASES['default']['URL']") -
             f"{setting} = {shown!r} could not be parsed: {reason}. If the password "
             "contains '/', percent-encode it as %2F."
         ) from None
-    if "@" in parsed.path:
+    if family != "sqlite" and "@" in parsed.path:
         raise SettingsError(
             f"{setting} = {shown!r} has an '@' after the host, so part of the password was "
             "read as the host. If the password contains '/', percent-encode it as %2F."
@@ -108,6 +110,54 @@ def parse_database_url(url: str, setting: str = "DATABASES['default']['URL']") -
         sync_url=f"{family}+{sync_driver}://{base}{sync_query}",
         async_url=f"{family}+{async_driver}://{base}{async_query}",
     )
+
+
+# What a user name or password must not hold unencoded, and how to write it instead.
+_RESERVED = {"@": "%40", "/": "%2F", "?": "%3F", "#": "%23"}
+_QUERY_BEFORE = re.compile(r"\?.*=")
+
+
+def _check_user_info(url: str, setting: str) -> None:
+    """Refuse a user name or password holding a reserved character, and show how to encode it.
+
+    Parsers split such a URL differently (``app:p@ss@db`` is host ``ss@db`` to
+    SQLAlchemy, ``db`` to urllib): never guess which host or database was meant.
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme.lower().startswith("sqlite"):
+        return  # a file path, which may hold '@'
+    # The host follows the last '@' that is not inside the query (``?application_name=a@b``).
+    at = len(rest)
+    while (at := rest.rfind("@", 0, at)) != -1 and _QUERY_BEFORE.search(rest[:at]):
+        pass
+    if at == -1:
+        return
+    user, colon, password = rest[:at].partition(":")
+    bad_user = [char for char in _RESERVED if char in user]
+    bad_password = [char for char in _RESERVED if char in password]
+    if not bad_user and not bad_password:
+        return
+    chars = [char for char in _RESERVED if char in bad_user + bad_password]
+    which = " and ".join(
+        part for part, bad in (("user name", bad_user), ("password", bad_password)) if bad
+    )
+    head = f"{scheme}://{quote(user, safe='')}"
+    host = rest[at + 1 :]
+    shown = f"{head}:{MASK}@{host}" if colon else f"{head}@{host}"
+    fixed = f"{head}:<encoded password>@{host}" if bad_password else shown
+    encodings = ", ".join(f"'{char}' as {_RESERVED[char]}" for char in chars)
+    raise SettingsError(
+        f"{setting} = {shown!r}: the {which} {'hold' if ' and ' in which else 'holds'} "
+        f"{_listed(chars)} unencoded, so the URL "
+        f"would name the wrong host or database. Percent-encode {encodings} in the {which} "
+        "(urllib.parse.quote(text, safe='') does it) and write the URL as "
+        f"{fixed}."
+    )
+
+
+def _listed(chars: list[str]) -> str:
+    quoted = [f"'{char}'" for char in chars]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")

@@ -9,6 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from plugins.database import DatabasePlugin
 from project.app import create_app
 from project.conf import override_settings, settings
 from project.errors import SettingsError
@@ -20,7 +21,7 @@ def app(database_url: str) -> Iterator[Litestar]:
     """The app of settings.test on this test's database, with the example table in place."""
     with override_settings(DATABASES={"default": {"URL": database_url}}):
         app = create_app()
-        with app.state.db["default"].sync_connect() as connection:
+        with app.plugins.get(DatabasePlugin).registry["default"].sync_connect() as connection:
             Item.metadata.drop_all(connection, tables=[Item.__table__])
             Item.metadata.create_all(connection, tables=[Item.__table__])
         yield app
@@ -60,8 +61,8 @@ def test_health_db_is_503_with_a_redacted_body_when_a_database_is_down(database_
     databases: dict[str, Any] = {"default": {"URL": database_url}, "broken": {"URL": broken}}
     with override_settings(DATABASES=databases, DATABASE_STARTUP_CHECK="off"):
         app = create_app()
-    with TestClient(app) as client:
-        response = client.get("/health/db")
+        with TestClient(app) as client:
+            response = client.get("/health/db")
     assert response.status_code == 503
     assert "hunter2secret" not in response.text
     by_alias = {result["alias"]: result for result in response.json()["databases"]}
@@ -74,7 +75,8 @@ def test_settings_name_plugins_and_route_handlers() -> None:
     assert settings.PLUGINS == ["plugins.database.DatabasePlugin"]
     with override_settings(PLUGINS=[], ROUTE_HANDLERS=[]):
         app = create_app()
-    assert not hasattr(app.state, "db")
+    with pytest.raises(KeyError):
+        app.plugins.get(DatabasePlugin)
     paths = {route.path for route in app.routes if not route.path.startswith("/schema")}
     assert paths == {"/health", "/health/db"}
 

@@ -147,7 +147,7 @@ def test_environment_strings_become_the_schema_type() -> None:
             "APP_DATABASES__DEFAULT__POOL_SIZE": "20",
             "APP_DATABASES__DEFAULT__POOL_TIMEOUT": "2.5",
             "APP_DATABASES__DEFAULT__PRE_PING": "true",
-            "APP_DATABASES__DEFAULT__OPTIONS": '{"application_name": "web"}',
+            "APP_DATABASES__DEFAULT__OPTIONS": '{"sync": {"application_name": "web"}}',
             "APP_PLUGINS": "plugins.a.A, plugins.b.B",
             "APP_ROUTE_HANDLERS": '["app.routes.router"]',
             "APP_GREETING": "hello",
@@ -161,7 +161,7 @@ def test_environment_strings_become_the_schema_type() -> None:
     assert default.POOL_SIZE == 20
     assert default.POOL_TIMEOUT == 2.5
     assert default.PRE_PING is True
-    assert default.OPTIONS == {"application_name": "web"}
+    assert default.OPTIONS == {"sync": {"application_name": "web"}}
     assert default.URL == "postgresql://app@db.internal:5432/app"
     assert values["PLUGINS"] == ["plugins.a.A", "plugins.b.B"]
     assert values["ROUTE_HANDLERS"] == ["app.routes.router"]
@@ -181,7 +181,7 @@ def test_environment_names_a_new_database_alias() -> None:
     ("variable", "value", "expected"),
     [
         ("APP_DEBUG", "maybe", "Setting DEBUG must be bool, but got 'maybe'"),
-        ("APP_DATABASES__DEFAULT__POOL_SIZE", "many", "['POOL_SIZE'] must be int, but got 'many'"),
+        ("APP_DATABASES__DEFAULT__POOL_SIZE", "many", "['POOL_SIZE'] must be an integer ≥ 0"),
         ("APP_PLUGINS", "[not json", "Setting PLUGINS must be list[str]"),
         ("APP_ENVIRONMENT", "staging", "one of 'development', 'test', 'production'"),
     ],
@@ -225,7 +225,7 @@ def test_a_bad_module_value_names_its_file_and_line(write_settings: WriteSetting
     message = problems_of(module)
     assert "Setting DEBUG must be bool, but got 'yes'" in message
     assert "local.py:8" in message
-    assert "Setting DATABASES['default']['POOL_SIZE'] must be int, but got 'five'" in message
+    assert "Setting DATABASES['default']['POOL_SIZE'] must be an integer ≥ 0" in message
     assert "local.py:2" in message
 
 
@@ -299,7 +299,7 @@ def test_a_broken_settings_module_is_one_clear_paragraph(
     [
         ("mysql://app@localhost/app", "unsupported scheme 'mysql'"),
         ("postgresql+pg8000://app@localhost/app", "unknown driver 'pg8000'"),
-        ("postgresql://app:pa#ss@localhost/app", "contains '#'"),
+        ("postgresql://app:pa#ss@localhost/app", "Percent-encode '#' as %23"),
         ("postgresql://app@localhost/app?sslmode", "stray '?'"),
         ("localhost:5432/app", "is not a URL"),
         ("postgresql://app@localhost:port/app", "could not be parsed"),

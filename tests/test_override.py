@@ -125,7 +125,7 @@ async def test_concurrent_tasks_see_only_their_own_overrides() -> None:
     ("values", "expected"),
     [
         ({"DEBUG": "yes"}, "Setting DEBUG must be bool, but got 'yes'"),
-        ({"DATABASES": {"default": {"POOL_SIZE": "five"}}}, "['POOL_SIZE'] must be int"),
+        ({"DATABASES": {"default": {"POOL_SIZE": "five"}}}, "['POOL_SIZE'] must be an integer ≥ 0"),
         ({"DATABASES": {"default": {"POOL_SZE": 5}}}, "did you mean POOL_SIZE?"),
         ({"DATABASES": {"default": {"URL": "mysql://x@y/z"}}}, "unsupported scheme 'mysql'"),
     ],

@@ -17,7 +17,12 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
-from plugins.database import DatabasePlugin, DatabasePluginConfig, DatabaseStartupError
+from plugins.database import (
+    DatabasePlugin,
+    DatabasePluginConfig,
+    DatabaseStartupError,
+    registry_of,
+)
 from project.database import DatabaseRegistry
 from project.schema import DatabaseSettings
 
@@ -455,3 +460,59 @@ def test_connection_is_not_used_by_sync_fixture_helpers(database_url: str) -> No
         assert isinstance(connection, Connection)
     registry.reset()
     assert registry._managers is None
+
+
+# --- one registry -----------------------------------------------------------------
+
+
+async def test_the_plugin_from_settings_serves_project_databases_and_closes_it(
+    database_url: str,
+) -> None:
+    from project.conf import override_settings
+    from project.database import databases
+
+    @get("/same")
+    async def same(db_session: AsyncSession, db: DatabaseRegistry) -> bool:
+        # Code outside the handler's signature (a service, a task) reaches the same pools.
+        async with databases["default"].session() as session:
+            await session.execute(text("SELECT 1"))
+        return db is databases.current() and db_session.bind.url == session.bind.url
+
+    async with override_settings(DATABASES={"default": {"URL": database_url}}):
+        plugin = DatabasePlugin()
+        app = Litestar(route_handlers=[same], plugins=[plugin])
+        assert plugin.registry is databases.current()
+        assert registry_of(app) is plugin.registry
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/same")).json() is True
+            assert databases["default"].is_open
+        assert not databases["default"].is_open  # the app's shutdown closed the shared pools
+
+
+def test_outside_any_override_the_plugin_uses_the_settings_registry_itself() -> None:
+    from project.database import databases
+
+    plugin = DatabasePlugin()
+    app = Litestar(plugins=[plugin])
+    assert plugin.registry is databases
+    assert registry_of(app) is databases
+
+
+async def test_a_plugin_given_databases_owns_its_registry_under_a_custom_key(
+    database_url: str,
+) -> None:
+    from project.database import databases
+    from project.health import health_router
+
+    @get("/aliases")
+    async def aliases(registry: DatabaseRegistry) -> list[str]:
+        return list(registry)
+
+    app, plugin = _app(database_url, [aliases, health_router], registry_key="registry")
+    assert plugin.registry is not databases
+    assert registry_of(app) is plugin.registry
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/aliases")).json() == ["default"]
+        health = (await client.get("/health/db")).json()
+    assert [check["alias"] for check in health["databases"]] == ["default"]
+    assert health["status"] == "ok"

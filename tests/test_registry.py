@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -91,3 +93,62 @@ def test_the_registry_repr_hides_passwords() -> None:
     databases["default"]
     assert "pw-9" not in repr(databases)
     assert "postgresql+psycopg2://a:********@db/app" in repr(databases)
+
+
+# --- override_settings(DATABASES=...) -----------------------------------------
+
+
+def test_an_overridden_databases_gets_managers_of_its_own_until_the_block_ends(
+    tmp_path: Path,
+) -> None:
+    databases = DatabaseRegistry()
+    base = databases["default"]
+    url = f"sqlite:///{tmp_path / 'override.sqlite3'}"
+    with override_settings(DATABASES={"default": {"URL": url}, "extra": {"URL": "sqlite://"}}):
+        inside = databases["default"]
+        assert inside is not base
+        assert inside is databases["default"]
+        assert sorted(databases) == ["default", "extra"]
+        with inside.sync_connect() as connection:
+            connection.execute(text("CREATE TABLE made_inside (n INTEGER)"))
+    assert (tmp_path / "override.sqlite3").exists()
+    assert databases["default"] is base
+    assert list(databases) == ["default"]
+    assert not inside.is_open
+    with pytest.raises(DatabaseNotReadyError, match=r"override_settings.*block that has ended"):
+        inside.sync_engine  # noqa: B018
+    databases.reset()
+
+
+def test_reset_inside_an_override_does_not_let_its_url_outlive_the_block() -> None:
+    databases = DatabaseRegistry()
+    base_url = databases["default"].redacted_url
+    with override_settings(DATABASES={"default": {"URL": "sqlite://"}}):
+        databases.reset()
+        assert databases["default"].redacted_url == "sqlite+pysqlite://"
+    assert databases["default"].redacted_url == base_url
+    databases.reset()
+
+
+async def test_async_with_awaits_closing_what_the_block_opened(postgres_url: str) -> None:
+    databases = DatabaseRegistry()
+    async with override_settings(DATABASES={"default": {"URL": postgres_url, "POOL_SIZE": 2}}):
+        manager = databases["default"]
+        async with manager.session() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+        pool = manager.async_engine.pool
+        assert pool.checkedin() == 1  # type: ignore[attr-defined]
+    assert pool.checkedin() == 0  # type: ignore[attr-defined]
+    assert not manager.is_open
+
+
+async def test_concurrent_overrides_each_see_their_own_database() -> None:
+    databases = DatabaseRegistry()
+
+    async def one(name: str) -> str:
+        async with override_settings(DATABASES={"default": {"URL": f"sqlite:///{name}.db"}}):
+            await asyncio.sleep(0.01)
+            return databases["default"].redacted_url
+
+    first, second = await asyncio.gather(one("first"), one("second"))
+    assert (first, second) == ("sqlite+pysqlite:///first.db", "sqlite+pysqlite:///second.db")

@@ -78,10 +78,12 @@ def test_an_unsupported_scheme_lists_the_supported_ones() -> None:
     ("url", "expected"),
     [
         ("postgresql://app:s3cret@db", "names no database"),
-        ("postgresql://app:s3cret/x@db/app", "percent-encode it as %2F"),
-        ("postgresql://app:5/s3cret@db/app", "part of the password was read as the host"),
-        ("postgresql://app:s3cret#x@db/app", "percent-encode it as %23"),
-        ("postgresql://app:s3cret?x@db/app", "percent-encode it as %3F"),
+        ("postgresql://app:s3cret/x@db/app", "Percent-encode '/' as %2F in the password"),
+        ("postgresql://app:5/s3cret@db/app", "Percent-encode '/' as %2F in the password"),
+        ("postgresql://app:s3cret#x@db/app", "Percent-encode '#' as %23 in the password"),
+        ("postgresql://app:s3cret?x@db/app", "Percent-encode '?' as %3F in the password"),
+        ("postgresql://app:s3c@ret@db/app", "Percent-encode '@' as %40 in the password"),
+        ("postgresql://app:s3c@r/et@db/app", "'@' as %40, '/' as %2F in the password"),
     ],
 )
 def test_errors_about_a_url_never_show_its_password(url: str, expected: str) -> None:

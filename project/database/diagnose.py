@@ -22,9 +22,9 @@ class Diagnosis(msgspec.Struct, frozen=True):
 _KNOWN_FAILURES: list[tuple[tuple[str, ...], str, str]] = [
     (
         ("unexpected keyword argument", "invalid connection option", "invalid dsn"),
-        "the URL has an option {option}that one of the drivers does not understand",
-        "Keep driver-specific options out of the URL: put them in OPTIONS['sync'] "
-        "(psycopg2) or OPTIONS['async'] (asyncpg).",
+        "the URL or OPTIONS has an option {option}that one of the drivers does not understand",
+        "Keep driver-specific options out of the URL and the shared OPTIONS: put them in "
+        "OPTIONS['sync'] (psycopg2) or OPTIONS['async'] (asyncpg).",
     ),
     (
         ("password authentication failed", "invalidpassworderror", "no password supplied"),

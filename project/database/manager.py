@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
@@ -29,7 +29,7 @@ from project.database.engines import (
     pool_arguments,
 )
 from project.redact import redact_text
-from project.schema import DatabaseSettings
+from project.schema import DatabaseSettings, settings_from_url
 from project.urls import DatabaseURL, parse_database_url
 
 
@@ -59,6 +59,10 @@ _VERSION_QUERY = {
 }
 
 
+_CLOSING: set[asyncio.Task[None]] = set()  # engines being disposed in the background
+_CLOSED = "is closed (manager.close() or app shutdown ran). Call manager.init() to open it again"
+
+
 class DatabaseSessionManager:
     """Owns the sync and async engines of one alias; creates them on first use.
 
@@ -70,7 +74,7 @@ class DatabaseSessionManager:
         self.alias = alias
         self.config: DatabaseSettings | None = None
         self.url: DatabaseURL | None = None
-        self._closed = False
+        self._closed = ""  # why it was closed; empty while open or never initialised
         self._memory: SharedMemoryDatabase | None = None
         self._async_engine: AsyncEngine | None = None
         self._sync_engine: Engine | None = None
@@ -78,8 +82,16 @@ class DatabaseSessionManager:
         if config is not None:
             self.init(config)
 
-    def init(self, config: DatabaseSettings | None = None) -> None:
-        """Use ``config`` (or the previous one); engines open lazily on first use."""
+    def init(self, config: DatabaseSettings | str | None = None, **pool: Any) -> None:
+        """Use ``config`` (or the previous one); engines open lazily on first use.
+
+        ``config`` is a ``DATABASES`` entry or, as in the original manager, a URL
+        with optional pool settings: ``init("postgresql://...", pool_size=10)``.
+        """
+        if isinstance(config, str):
+            config = settings_from_url(config, pool, f"DATABASES[{self.alias!r}]")
+        elif pool:
+            raise TypeError("Pool settings go in the settings entry, not beside it.")
         config = config or self.config
         if config is None:
             raise DatabaseNotReadyError(self._not_ready("has no settings"))
@@ -89,7 +101,7 @@ class DatabaseSessionManager:
             )
         self.config = config
         self.url = parse_database_url(config.URL, f"DATABASES[{self.alias!r}]['URL']")
-        self._closed = False
+        self._closed = ""
 
     def _not_ready(self, why: str) -> str:
         return (
@@ -100,15 +112,17 @@ class DatabaseSessionManager:
 
     def _ready(self) -> tuple[DatabaseSettings, DatabaseURL]:
         if self._closed:
-            raise DatabaseNotReadyError(
-                f"Database {self.alias!r} is closed (manager.close() or app shutdown ran). "
-                "Call manager.init() to open it again."
-            )
+            raise DatabaseNotReadyError(f"Database {self.alias!r} {self._closed}.")
         if self.config is None or self.url is None:
             raise DatabaseNotReadyError(self._not_ready("is not initialised"))
         if self._memory is None and is_memory_sqlite(self.url):
             self._memory = SharedMemoryDatabase()
         return self.config, self.url
+
+    @property
+    def is_open(self) -> bool:
+        """Initialised and not closed since (engines may still be unopened)."""
+        return self.config is not None and not self._closed
 
     @property
     def redacted_url(self) -> str:
@@ -278,12 +292,29 @@ class DatabaseSessionManager:
         """Dispose every engine. Harmless when already closed."""
         for engine in self._owned_engines():
             await engine.dispose()
-        self.close_sync()
+        self._forget()
 
-    def close_sync(self) -> None:
-        """Dispose every engine from sync code (async pools are dropped without awaiting)."""
+    def close_sync(self, why: str = "") -> None:
+        """Dispose every engine from sync code; ``why`` is what later use will be told.
+
+        Async connections close on their event loop: when one runs here, in a
+        task it starts at its next turn; otherwise they are dropped unclosed.
+        """
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         for engine in self._owned_engines():
-            engine.sync_engine.pool.dispose()
+            if loop is None:
+                engine.sync_engine.pool.dispose()
+            else:
+                task = loop.create_task(engine.dispose())
+                _CLOSING.add(task)
+                task.add_done_callback(_CLOSING.discard)
+        self._forget(why)
+
+    def _forget(self, why: str = "") -> None:
+        """Dispose the sync engine and drop every engine and factory."""
         if self._sync_engine is not None:
             self._sync_engine.dispose()
         if self._memory is not None:
@@ -291,7 +322,8 @@ class DatabaseSessionManager:
         self._async_engine = self._sync_engine = None
         self._reset_factories()
         self._memory = None
-        self._closed = self.config is not None
+        if self.config is not None:
+            self._closed = why or self._closed or _CLOSED
 
     def check(self) -> CheckResult:
         """Run a trivial query through the sync driver."""

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from project.errors import SettingsError
-from project.redact import redact_text
+from project.startup_errors import ONE_PARAGRAPH, paragraph
 
 BUILTIN_PACKAGE = "project.management.commands"
 ENTRY_POINT_GROUP = "project.commands"
@@ -108,8 +108,8 @@ def execute_from_command_line(argv: Sequence[str] | None = None) -> None:
     """Run manage.py; a settings problem is one readable paragraph, not a traceback."""
     try:
         cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="manage.py")
-    except SettingsError as exc:
-        click.echo(f"Settings error: {redact_text(str(exc))}", err=True)
+    except ONE_PARAGRAPH as exc:
+        click.echo(paragraph(exc), err=True)
         sys.exit(1)
 
 

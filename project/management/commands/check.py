@@ -33,11 +33,13 @@ def _module_exists(module: str) -> bool:
 @click.command()
 def command() -> None:
     """Validate the settings; exit 1 when there is an error."""
-    from project.conf import ENVIRONMENT_VARIABLE
+    from project.conf import ENVIRONMENT_VARIABLE, NOT_CONFIGURED
     from project.loader import load
 
     module = os.environ.get(ENVIRONMENT_VARIABLE, "")
     try:
+        if not module:
+            raise SettingsError(NOT_CONFIGURED)
         loaded = load(module)
     except SettingsError as exc:
         errors, warnings = exc.problems, []

@@ -36,10 +36,11 @@ class Workspace:
             runner = LifespanRunner(app)
             await runner.start()
         except Exception as exc:
-            from project.errors import SettingsError
+            from project.startup_errors import explaining
 
-            if isinstance(exc, SettingsError):
-                raise
+            ours = explaining(exc)  # also inside the exception group of a failed lifespan
+            if ours is not None:
+                raise ours from None
             raise click.ClickException(
                 f"The app failed to start:\n{short_traceback(exc, '')}".rstrip()
             ) from exc
@@ -51,14 +52,16 @@ class Workspace:
         return self.namespace
 
     def _registry(self, app: Any) -> Any:
-        """The registry the app's DatabasePlugin opened, else the global one (closed by us)."""
-        from project.database import DatabaseRegistry, databases
+        """The registry of the app's DatabasePlugin (its lifespan closes it), else ours to close."""
+        from plugins.database import DatabasePlugin
+        from project.database import databases
 
-        for value in app.state.values():
-            if isinstance(value, DatabaseRegistry):
-                return value
-        self._closers.append(databases.close_all)
-        return databases
+        try:
+            return app.plugins.get(DatabasePlugin).registry
+        except KeyError:
+            registry = databases.current()
+            self._closers.append(registry.close_all)
+            return registry
 
     def _core(self, settings: Any, app: Any, db: Any) -> dict[str, Any]:
         from sqlalchemy import select, text
