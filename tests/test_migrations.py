@@ -203,6 +203,8 @@ def test_day_two_workflow(project: Project) -> None:
     project.manage("migrate", "zero", "--database", "default")
     assert _columns(project, "shop_product") == set()
     assert f"[ ] {first}" in project.manage("showmigrations", "--database", "default")
+    if project.url.startswith("postgresql"):
+        _waits_for_the_lock_then_gives_up(project)
     project.manage("migrate", first, "--database", "default")
     assert "colour" not in _columns(project, "shop_product")
     assert f"applied {second}" in project.manage("migrate")
@@ -268,6 +270,17 @@ def upgrade() -> None:
 
     for output in project.outputs:
         assert SECRET not in output
+
+
+def _waits_for_the_lock_then_gives_up(project: Project) -> None:
+    """While another session holds the migration lock, migrate waits, then says so."""
+    with psycopg2.connect(project.url) as holder, holder.cursor() as cursor:
+        key = "project.migrations:alembic_version"
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+        output = project.manage("migrate", "--database", "default", "--lock-timeout", "0.5", code=1)
+    assert "another migrate has held the migration lock for over 0.5s" in output
+    assert "nothing was run" in output
+    assert _columns(project, "shop_product") == set()
 
 
 def test_a_database_that_is_down_is_one_line(project: Project, tmp_path: Path) -> None:
