@@ -2,11 +2,13 @@
 
 Transactions end *before* the response starts: a small ASGI middleware holds
 the ``http.response.start`` message, commits (or rolls back), and only then
-lets the response out. A commit that fails becomes an error response (409 for
-an integrity error, 503 for a lost connection, 500 otherwise) instead of a
-2xx with nothing stored. Sessions close after the whole body is sent, so a
-streaming body may use them. Requests that ask for no session pay nothing
-but one list lookup per ASGI message.
+lets the response out. A commit that fails becomes an error response (the
+mapping of ``project.database.faults``: 409, 503 or 500) instead of a 2xx with
+nothing stored. A streaming response (no Content-Length) keeps its transaction
+open until its body ends and commits before the last part, so a failed commit
+cuts the body short; what a background task writes is committed after it
+runs. Requests that ask for no session pay nothing but one list lookup per
+ASGI message.
 """
 
 from __future__ import annotations
@@ -18,25 +20,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
+import anyio
 import anyio.to_thread
-import msgspec
-from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
+from advanced_alchemy.exceptions import RepositoryError
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.enums import ScopeType
+from litestar.exceptions.responses import create_exception_response
 from litestar.plugins import InitPluginProtocol
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
-from project.database import (
-    DatabaseRegistry,
-    DatabaseSessionManager,
-    PoolExhaustedError,
-    databases,
-)
+from project.database import DatabaseRegistry, DatabaseSessionManager, databases, faults
 from project.errors import SettingsError
 from project.schema import DatabaseSettings, TransactionMode
 from project.startup_errors import install as one_paragraph_errors
@@ -82,13 +80,10 @@ class _Opened:
 
     resource: AsyncSession | AsyncConnection | Session
     atomic: bool
-    finished: bool = False
+    manager: DatabaseSessionManager
 
     async def finish(self, success: bool) -> None:
-        """Commit (when atomic and successful) or roll back, exactly once."""
-        if self.finished:
-            return
-        self.finished = True
+        """Commit (when atomic and successful) or roll back whatever transaction is open."""
         if not self.atomic:
             return  # autocommit: nothing to end; close() hands the connection back
         resource = self.resource
@@ -114,21 +109,36 @@ def _being_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def _error_status(exc: BaseException) -> int:
-    if isinstance(exc, sa_exc.IntegrityError | RepositoryIntegrityError):
-        return 409
-    if isinstance(exc, PoolExhaustedError) or (
-        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
-    ):
-        return 503
-    return 500
+def _streams(message: HTTPResponseStartEvent) -> bool:
+    """A response whose body comes in parts (``Stream``): no Content-Length, not bodiless."""
+    if message["status"] in (204, 304):
+        return False
+    return not any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
 
 
-_REASONS = {
-    409: "Conflict: the change violates a database constraint.",
-    503: "Service Unavailable: the database connection was lost; retry.",
-    500: "Internal Server Error: a database error occurred.",
-}
+def _last_part(message: Message) -> bool:
+    return message["type"] == "http.response.body" and not message.get("more_body", False)
+
+
+async def _finish(opened: list[_Opened], success: bool) -> None:
+    """End every transaction of the request; a failure is tagged with the alias that raised it.
+
+    Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
+    """
+    with anyio.CancelScope(shield=True):
+        for item in opened:
+            try:
+                await item.finish(success)
+            except Exception as exc:
+                raise item.manager.explain(exc) from None
+
+
+def _fallback(opened: list[_Opened]) -> faults.Source | None:
+    """The database to name in the log when the exception does not say which it was."""
+    if not opened:
+        return None
+    manager = opened[0].manager
+    return faults.Source(manager.alias, manager.redacted_url)
 
 
 class _TransactionMiddleware:
@@ -143,24 +153,12 @@ class _TransactionMiddleware:
             return
         opened: list[_Opened] = []
         scope[_OPEN] = opened  # type: ignore[literal-required]
-        replaced = False
-
-        async def send_after_commit(message: Message) -> None:
-            nonlocal replaced
-            if replaced:
-                return
-            if message["type"] == "http.response.start" and opened:
-                try:
-                    for item in opened:
-                        await item.finish(success=message["status"] < 400)
-                except Exception as exc:
-                    replaced = True
-                    await _send_error(send, exc)
-                    return
-            await send(message)
-
+        exchange = _Exchange(opened, send)
         try:
-            await self.app(scope, receive, send_after_commit)
+            await self.app(scope, receive, exchange.send)
+            if opened and exchange.sent and exchange.status < 400:
+                # Background tasks ran after the body: keep what they wrote, or say it was lost.
+                await exchange.end("Commit after a background task failed; its writes are lost")
         finally:
             # Closing returns each connection to its pool, which rolls back whatever
             # was not committed; while the request is being cancelled (a client
@@ -169,11 +167,54 @@ class _TransactionMiddleware:
                 await item.close()
 
 
-async def _send_error(send: Send, exc: Exception) -> None:
-    status = _error_status(exc)
-    logger.error("Commit failed; answering %s instead: %s", status, exc, exc_info=exc)
-    body = msgspec.json.encode({"status_code": status, "detail": _REASONS[status]})
+@dataclass(slots=True)
+class _Exchange:
+    """One response on its way out, and the points where its transactions end."""
+
+    opened: list[_Opened]
+    downstream: Send
+    status: int = 0  # 0 until the response starts
+    streaming: bool = False
+    replaced: bool = False  # an error response went out instead
+    sent: bool = False  # the whole response went out (a client that left cuts a stream)
+
+    async def send(self, message: Message) -> None:
+        if self.replaced:
+            return
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.streaming = bool(self.opened) and _streams(message)
+            if self.opened and not self.streaming:
+                try:
+                    await _finish(self.opened, success=self.status < 400)
+                except Exception as exc:
+                    self.replaced = True
+                    await _send_error(self.downstream, exc, self.opened)
+                    return
+        elif self.streaming and _last_part(message):
+            self.streaming = False
+            # Raising after the response started makes the server drop the
+            # connection: the client sees an incomplete body, never a whole 2xx.
+            await self.end("Commit after a stream failed; its body is cut short", reraise=True)
+        await self.downstream(message)
+        self.sent = self.sent or _last_part(message)
+
+    async def end(self, failure: str, reraise: bool = False) -> None:
+        """Commit (or roll back) what was written after the response started."""
+        try:
+            await _finish(self.opened, success=self.status < 400)
+        except Exception as exc:
+            faults.log(exc, failure, _fallback(self.opened))
+            if reraise:
+                raise
+
+
+async def _send_error(send: Send, exc: Exception, opened: list[_Opened]) -> None:
+    status = faults.status_for(exc) or faults.ERROR
+    faults.log(exc, "Commit failed", _fallback(opened), status)
+    body = faults.body(status)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in faults.headers(status).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -208,7 +249,7 @@ def _session_provider(
     def provide_session(scope: Scope) -> SessionT:
         atomic = _is_atomic(scope, manager, opt_key)
         session = factory(atomic)()
-        _opened(scope).append(_Opened(session, atomic))
+        _opened(scope).append(_Opened(session, atomic, manager))
         return session
 
     return provide_session
@@ -220,8 +261,11 @@ def _connection_provider(
     async def provide_connection(scope: Scope) -> AsyncConnection:
         atomic = _is_atomic(scope, manager, opt_key)
         engine = manager.async_engine if atomic else manager.autocommit_engine
-        connection = await engine.connect()
-        _opened(scope).append(_Opened(connection, atomic))
+        try:
+            connection = await engine.connect()
+        except Exception as exc:
+            raise manager.explain(exc) from None
+        _opened(scope).append(_Opened(connection, atomic, manager))
         return connection
 
     return provide_connection
@@ -269,12 +313,7 @@ class DatabasePlugin(InitPluginProtocol):
                 "DatabaseRegistry": DatabaseRegistry,
             }
         )
-        for exc_type in (
-            sa_exc.IntegrityError,
-            sa_exc.DBAPIError,
-            PoolExhaustedError,
-            RepositoryIntegrityError,
-        ):
+        for exc_type in (sa_exc.SQLAlchemyError, RepositoryError):
             app_config.exception_handlers.setdefault(exc_type, _database_error_response)
         return app_config
 
@@ -330,7 +369,18 @@ def registry_of(app: Litestar) -> DatabaseRegistry:
 
 
 def _database_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    status = _error_status(exc)
-    if status == 500:
-        logger.error("Database error in %s %s", request.method, request.url.path, exc_info=exc)
-    return Response({"status_code": status, "detail": _REASONS[status]}, status_code=status)
+    """The one error mapping (``project.database.faults``) as a response, logged once when 5xx."""
+    opened: list[_Opened] = request.scope.get(_OPEN, [])  # type: ignore[assignment]
+    if isinstance(exc, sa_exc.TimeoutError) and opened:
+        exc = cast("Exception", opened[0].manager.explain(exc))
+    status = faults.status_for(exc)
+    if status is None:
+        return create_exception_response(request, exc)
+    where = f"{request.method} {request.url.path}"
+    faults.log(exc, where, _fallback(opened), status)
+    return Response(
+        faults.body(status),
+        status_code=status,
+        media_type="application/json",
+        headers=faults.headers(status),
+    )

@@ -58,9 +58,7 @@ class ThrowawayCluster:
         data = self.folder / "data"
         try:
             self._own("initdb", "-D", str(data), "-U", "postgres", f"--auth-host={auth}")
-            options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-            log = f"{data}.log"
-            self._own("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", log, "start")
+            self.start()
             self.psql("CREATE DATABASE test")
         except BaseException:
             self.stop()
@@ -75,7 +73,23 @@ class ThrowawayCluster:
         _run("psql", "-h", str(self.folder), "-p", str(self.port), "-U", "postgres",
              "-d", "postgres", "-c", sql)  # fmt: skip
 
+    def shutdown(self, mode: str = "fast", wait: bool = True) -> None:
+        """Stop the server but keep the cluster ("smart" waits for clients; -W: do not wait)."""
+        data = self.folder / "data"
+        self._own("pg_ctl", "-D", str(data), "-m", mode, "-w" if wait else "-W", "stop")
+
+    def start(self) -> None:
+        """Start a cluster that ``shutdown`` stopped; returns once it accepts connections."""
+        data = self.folder / "data"
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        self._own("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", f"{data}.log", "start")
+
+    def restart(self, mode: str = "fast") -> None:
+        self.shutdown(mode)
+        self.start()
+
     def stop(self) -> None:
+        """Stop the server for good and delete the cluster."""
         data = self.folder / "data"
         if (data / "postmaster.pid").exists():
             subprocess.run(

@@ -452,7 +452,7 @@ async def test_a_check_of_a_missing_database_says_so(
     manager = make_manager(url)
     for result in (manager.check(), await manager.acheck()):
         assert not result.ok
-        assert result.error.startswith("the database does not exist. Create it")
+        assert result.error.startswith("the database 'no_such_database_here' does not exist.")
 
 
 # --- SQLite in memory -----------------------------------------------------------

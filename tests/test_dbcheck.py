@@ -97,7 +97,100 @@ def test_missing_database(postgres_url: str) -> None:
     result = manage("dbcheck", database_url=url)
     assert result.returncode == 1
     lines = _lines(result)
-    assert sum("the database does not exist. Create it" in line for line in lines) == 2
+    cause = "the database 'no_such_database_here' does not exist. Create it (createdb"
+    assert sum(cause in line for line in lines) == 2
+
+
+def test_missing_role_is_not_a_missing_database(postgres_url: str) -> None:
+    """A server that trusts 127.0.0.1 names the missing role (a password server would not)."""
+    host_and_database = postgres_url.split("@", 1)[1]
+    url = f"postgresql://no_such_role_here:{SECRET}@{host_and_database}"
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 1
+    lines = _lines(result)
+    cause = "the role 'no_such_role_here' does not exist. Create it (createuser no_such_role_here)"
+    assert sum(cause in line for line in lines) == 2
+    assert not any("createdb" in line for line in lines)
+
+
+def test_a_database_closed_to_connections(postgres_url: str) -> None:
+    url = with_password(postgres_url.rsplit("/", 1)[0] + "/template0")
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 1
+    cause = "the database 'template0' does not accept connections"
+    assert sum(cause in line for line in _lines(result)) == 2
+
+
+@pytest.fixture(scope="module")
+def strict_cluster() -> Iterator[ThrowawayCluster]:
+    """A server of our own: roles that cannot connect, and pg_hba.conf serving two databases."""
+    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        pytest.skip("a server of our own needs initdb and pg_ctl")
+    cluster = ThrowawayCluster()
+    try:
+        cluster.psql("CREATE ROLE cannot_login NOLOGIN")
+        cluster.psql("CREATE ROLE no_slots LOGIN CONNECTION LIMIT 0")
+        hba = cluster.folder / "data" / "pg_hba.conf"
+        hba.write_text(
+            "local all all trust\nhost postgres,test all 127.0.0.1/32 trust\n", encoding="utf-8"
+        )
+        cluster.psql("SELECT pg_reload_conf()")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _strict_url(cluster: ThrowawayCluster, user: str, database: str = "test") -> str:
+    return f"postgresql://{user}:{SECRET}@127.0.0.1:{cluster.port}/{database}"
+
+
+def test_a_role_without_login(strict_cluster: ThrowawayCluster) -> None:
+    result = manage("dbcheck", database_url=_strict_url(strict_cluster, "cannot_login"))
+    assert result.returncode == 1
+    cause = "the role 'cannot_login' may not log in. Give it the LOGIN attribute"
+    assert sum(cause in line for line in _lines(result)) == 2
+
+
+def test_no_connection_left_for_the_role(strict_cluster: ThrowawayCluster) -> None:
+    result = manage("dbcheck", database_url=_strict_url(strict_cluster, "no_slots"))
+    assert result.returncode == 1
+    cause = "the server has no connection left for this user. Lower POOL_SIZE"
+    assert sum(cause in line for line in _lines(result)) == 2
+
+
+def test_a_client_pg_hba_conf_does_not_allow(strict_cluster: ThrowawayCluster) -> None:
+    url = _strict_url(strict_cluster, "postgres", database="elsewhere")
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 1
+    cause = "the server refused this client (pg_hba.conf)"
+    assert sum(cause in line for line in _lines(result)) == 2
+
+
+def test_a_sqlite_file_in_a_missing_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'app.sqlite3'}"
+    result = manage("dbcheck", database_url=url)
+    assert result.returncode == 1
+    cause = "cannot open the SQLite file. Check that the folder exists"
+    assert sum(cause in line for line in _lines(result)) == 2
+
+
+def test_a_driver_that_is_not_installed(postgres_url: str) -> None:
+    """Python's own import error for a package that is missing, here asyncpg."""
+    hide_asyncpg = (
+        "import sys, runpy; sys.modules['asyncpg'] = None; "
+        "sys.argv = ['manage.py', 'dbcheck']; runpy.run_path('manage.py', run_name='__main__')"
+    )
+    env = {**os.environ, "SETTINGS_MODULE": "settings.test"}
+    env["DATABASE_URL"] = with_password(postgres_url)
+    result = subprocess.run(
+        [sys.executable, "-c", hide_asyncpg],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    lines = _lines(result)
+    assert lines[0].split()[:3] == ["default", "sync", "OK"]
+    assert lines[1].split()[:3] == ["default", "async", "FAIL"]
+    assert "driver not installed. Install the project's dependencies" in lines[2]
 
 
 def test_unknown_host(closed_port: int) -> None:

@@ -26,12 +26,37 @@ def command(name: str) -> str:
 '''
 
 
+BYE = '''
+"""Module docstring: not the help."""
+
+import click
+
+
+@click.command(help="Say goodbye to NAME.")
+@click.option("--loud", is_flag=True, help="Option help: not the command's.")
+@click.argument("name")
+def command(name: str, loud: bool) -> None:
+    click.echo(f"bye {name}")
+'''
+
+PROBE = """
+import sys
+from project.management import cli
+cli.main(sys.argv[1:], standalone_mode=False)
+prefixes = ("project.management.commands.", "extra_commands.")
+commands = sorted(m for m in sys.modules if m.startswith(prefixes))
+heavy = sorted(m for m in ("litestar", "sqlalchemy") if m in sys.modules)
+print("imported:", commands, heavy)
+"""
+
+
 @pytest.fixture
 def command_package(tmp_path: Path) -> Path:
     package = tmp_path / "extra_commands"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "hello.py").write_text(HELLO)
+    (package / "bye.py").write_text(BYE)
     # An installed distribution that adds the same command under another name.
     dist = tmp_path / "extra_commands-1.0.dist-info"
     dist.mkdir()
@@ -41,15 +66,16 @@ def command_package(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _manage(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _manage(path: Path, *args: str, probe: bool = False) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "SETTINGS_MODULE": "settings.test",
         "APP_COMMAND_PACKAGES": "extra_commands",
         "PYTHONPATH": str(path),
     }
+    program = ["-c", PROBE] if probe else ["manage.py"]
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *program, *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -87,3 +113,33 @@ def test_call_command_runs_a_command_from_code(
     monkeypatch.syspath_prepend(str(command_package))
     with override_settings(COMMAND_PACKAGES=["extra_commands"]):
         assert call_command("hello", "code") == "CODE"
+
+
+def test_help_lists_every_command_without_importing_one(command_package: Path) -> None:
+    listed = _manage(command_package, "--help", probe=True)
+    assert listed.returncode == 0, listed.stderr
+    for name in ("check", "dbcheck", "diffsettings", "runserver", "shell", "hello", "greet"):
+        assert f"  {name} " in listed.stdout
+    assert "Check that every database answers, both drivers." in listed.stdout
+    assert "Say goodbye to NAME." in listed.stdout  # the decorator's help= wins
+    assert "Option help" not in listed.stdout
+    assert listed.stdout.splitlines()[-1] == "imported: [] []"
+
+
+def test_running_a_command_imports_that_command_only(command_package: Path) -> None:
+    ran = _manage(command_package, "bye", "you", probe=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == ["bye you", "imported: ['extra_commands.bye'] []"]
+
+
+def test_an_unknown_command_imports_none_and_suggests_one(command_package: Path) -> None:
+    near = _manage(command_package, "dbchek", probe=True)
+    assert "Did you mean 'dbcheck'?" in near.stderr
+    assert "imported:" not in near.stdout  # click stops at the usage error
+
+
+def test_the_command_list_is_found_once() -> None:
+    from project.management import get_commands
+
+    assert get_commands() is get_commands()
+    assert get_commands()["diffsettings"] == "project.management.commands.diffsettings"

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
-from sqlalchemy.util.queue import Empty
 
-from project.database.pool import PATIENCE, FairAsyncQueue
+from project.database.pool import PATIENCE, FairAsyncQueue, FairAsyncQueuePool
+from project.database.sqlalchemy_internals import (
+    AsyncAdaptedQueue,
+    AsyncAdaptedQueuePool,
+    Empty,
+    await_,
+)
 
 
 async def _get(queue: FairAsyncQueue[str], seconds: float = 5.0) -> str:
@@ -65,3 +76,55 @@ async def test_a_waiter_cancelled_after_being_served_passes_the_item_on() -> Non
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     assert await patient == "connection"
+
+
+def test_sqlalchemy_still_has_the_internals_the_fair_pool_relies_on() -> None:
+    """If this fails, SQLAlchemy changed under project/database/sqlalchemy_internals.py."""
+    assert AsyncAdaptedQueuePool._queue_class is AsyncAdaptedQueue
+    assert issubclass(FairAsyncQueuePool._queue_class, AsyncAdaptedQueue)
+    parameters = list(inspect.signature(AsyncAdaptedQueue.__init__).parameters)
+    assert parameters[:3] == ["self", "maxsize", "use_lifo"]
+    assert callable(await_)
+
+
+async def test_the_queue_it_extends_is_an_asyncio_queue_made_on_first_use() -> None:
+    queue: FairAsyncQueue[str] = FairAsyncQueue(maxsize=3, use_lifo=False)
+    assert isinstance(queue._queue, asyncio.Queue)
+    assert queue._queue.maxsize == 3
+
+
+@pytest.fixture
+async def one_connection_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'pool.sqlite3'}",
+        poolclass=FairAsyncQueuePool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.2,
+    )
+    yield engine
+    await engine.dispose()
+
+
+async def test_a_real_engine_waits_on_the_fair_queue(one_connection_engine: AsyncEngine) -> None:
+    """SQLAlchemy's pool hands waits to our queue, and gets the connection back when freed."""
+    engine = one_connection_engine
+    first = await engine.connect()
+    assert isinstance(engine.pool, FairAsyncQueuePool)
+    assert isinstance(engine.pool._pool, FairAsyncQueue)
+    waiting = asyncio.create_task(engine.connect().start())
+    await asyncio.sleep(PATIENCE * 2)
+    assert not waiting.done()
+    await first.close()
+    second = await asyncio.wait_for(waiting, 5)
+    assert (await second.execute(text("SELECT 1"))).scalar() == 1
+    await second.close()
+
+
+async def test_a_real_engine_times_out_as_sqlalchemy_does(
+    one_connection_engine: AsyncEngine,
+) -> None:
+    """A wait past pool_timeout is SQLAlchemy's TimeoutError: our Empty is the one it expects."""
+    async with one_connection_engine.connect():
+        with pytest.raises(sa_exc.TimeoutError):
+            await one_connection_engine.connect()

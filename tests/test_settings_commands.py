@@ -116,14 +116,46 @@ def test_diffsettings_all_json_lists_every_setting_for_machines() -> None:
     result = manage("diffsettings", "--all", "--json")
     assert result.returncode == 0, result.stderr
     by_name = {line["name"]: line for line in json.loads(result.stdout)}
-    assert by_name["MIGRATIONS_ENVIRONMENT"] == {
-        "name": "MIGRATIONS_ENVIRONMENT",
-        "value": "",
-        "source": "default",
-        "changed": False,
-    }
+    environment = by_name["MIGRATIONS_ENVIRONMENT"]
+    assert (environment["value"], environment["changed"]) == ("", False)
+    assert environment["source"].startswith("default project/global_settings.py:")
     assert by_name["DEBUG"]["changed"] is True
     assert by_name["DATABASES['default']['MAX_OVERFLOW']"]["value"] == 10
+
+
+def test_diffsettings_all_names_the_layer_that_set_a_value_equal_to_the_default() -> None:
+    result = manage(
+        "diffsettings", "--all", APP_DEBUG="false", SETTINGS_MODULE="settings.development"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "DEBUG = False  # environment variable APP_DEBUG  ###" in lines
+    assert "ENVIRONMENT = 'development'  # settings module settings/development.py:6  ###" in lines
+    # No layer sets it: the schema filled it in, not settings/base.py that gave the URL.
+    assert "DATABASES['default']['POOL_SIZE'] = 5  # default  ###" in lines
+    secret = next(line for line in lines if line.startswith("SECRET_KEY"))
+    assert secret.startswith("SECRET_KEY = ''  # default project/global_settings.py:")
+    assert secret.endswith("  ###")
+
+
+def test_diffsettings_json_gives_the_true_source_of_an_unchanged_value() -> None:
+    result = manage("diffsettings", "--all", "--json", APP_DEBUG="false")
+    by_name = {line["name"]: line for line in json.loads(result.stdout)}
+    assert by_name["DEBUG"] == {
+        "name": "DEBUG",
+        "value": False,
+        "source": "environment variable APP_DEBUG",
+        "changed": False,
+    }
+
+
+def test_diffsettings_from_code_names_an_override_as_the_source() -> None:
+    from project.conf import override_settings
+    from project.management.commands.diffsettings import setting_lines
+
+    with override_settings(DEBUG=False):
+        debug = next(line for line in setting_lines(show_all=True) if line.name == "DEBUG")
+    assert (debug.source, debug.changed) == ("override override_settings()", False)
 
 
 # --- check --------------------------------------------------------------------

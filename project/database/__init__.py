@@ -4,11 +4,11 @@ Importing this package opens nothing; engines are created on first use.
 """
 
 from project.database.diagnose import Diagnosis, diagnose
+from project.database.faults import DatabaseUnavailableError, PoolExhaustedError
 from project.database.manager import (
     CheckResult,
     DatabaseNotReadyError,
     DatabaseSessionManager,
-    PoolExhaustedError,
 )
 from project.database.registry import DatabaseRegistry, UnknownDatabaseError
 
@@ -17,6 +17,7 @@ __all__ = [
     "DatabaseNotReadyError",
     "DatabaseRegistry",
     "DatabaseSessionManager",
+    "DatabaseUnavailableError",
     "Diagnosis",
     "PoolExhaustedError",
     "UnknownDatabaseError",

@@ -10,7 +10,6 @@ from typing import Any, Literal, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from project.database import faults
 from project.database.diagnose import diagnose
 from project.database.engines import (
     SharedMemoryDatabase,
@@ -35,10 +35,6 @@ from project.urls import DatabaseURL, parse_database_url
 
 class DatabaseNotReadyError(RuntimeError):
     """The manager was never given settings, or was closed."""
-
-
-class PoolExhaustedError(sa_exc.TimeoutError):
-    """Every pooled connection stayed busy for longer than POOL_TIMEOUT."""
 
 
 class CheckResult(msgspec.Struct, frozen=True):
@@ -132,7 +128,7 @@ class DatabaseSessionManager:
     def async_engine(self) -> AsyncEngine:
         if self._async_engine is None:
             config, url = self._ready()
-            engine = create_engines(config, url, self._memory, sync=False)
+            engine = self._create(config, url, self._memory, sync=False)
             assert isinstance(engine, AsyncEngine)
             self._async_engine = engine
         return self._async_engine
@@ -141,10 +137,25 @@ class DatabaseSessionManager:
     def sync_engine(self) -> Engine:
         if self._sync_engine is None:
             config, url = self._ready()
-            engine = create_engines(config, url, self._memory, sync=True)
+            engine = self._create(config, url, self._memory, sync=True)
             assert isinstance(engine, Engine)
             self._sync_engine = engine
         return self._sync_engine
+
+    def _create(
+        self,
+        config: DatabaseSettings,
+        url: DatabaseURL,
+        memory: SharedMemoryDatabase | None,
+        *,
+        sync: bool,
+        autocommit: bool = False,
+    ) -> Engine | AsyncEngine:
+        """``create_engines``, with failed connects reported as this alias being unavailable."""
+        engine = create_engines(config, url, memory, sync=sync, autocommit=autocommit)
+        sync_engine = engine if isinstance(engine, Engine) else engine.sync_engine
+        faults.watch(sync_engine, self.alias, url.redacted)
+        return engine
 
     def _reset_factories(self) -> None:
         self._async_sessions: make_async_sessionmaker[AsyncSession] | None = None
@@ -168,7 +179,7 @@ class DatabaseSessionManager:
             if self._memory is not None:
                 engine = self.async_engine.execution_options(isolation_level="AUTOCOMMIT")
             else:
-                engine = create_engines(config, url, None, sync=False, autocommit=True)
+                engine = self._create(config, url, None, sync=False, autocommit=True)
             assert isinstance(engine, AsyncEngine)
             self._autocommit_engine = engine
         return self._autocommit_engine
@@ -247,7 +258,7 @@ class DatabaseSessionManager:
                 except asyncio.CancelledError:
                     await asyncio.shield(connection.invalidate())
                     raise
-        except sa_exc.TimeoutError as exc:
+        except Exception as exc:
             self._raise_explained(exc)
 
     # --- sync side ------------------------------------------------------------
@@ -269,22 +280,17 @@ class DatabaseSessionManager:
         try:
             with self.sync_engine.begin() as connection:
                 yield connection
-        except sa_exc.TimeoutError as exc:
+        except Exception as exc:
             self._raise_explained(exc)
 
     def _raise_explained(self, exc: BaseException) -> NoReturn:
-        """Re-raise ``exc``; a pool timeout becomes an error that says how to size the pool."""
-        if not isinstance(exc, sa_exc.TimeoutError) or isinstance(exc, PoolExhaustedError):
-            raise exc
+        """Re-raise ``exc`` tagged with this alias; a pool timeout says how to size the pool."""
+        raise self.explain(exc)
+
+    def explain(self, exc: BaseException) -> BaseException:
+        """``exc`` as the plugin should see it (see ``project.database.faults.explain``)."""
         config, url = self._ready()
-        pool = pool_arguments(config, url)
-        raise PoolExhaustedError(
-            f"Database {self.alias!r}: the connection pool is exhausted. All "
-            f"{pool['pool_size']} connections (+{pool['max_overflow']} overflow) stayed in use "
-            f"for POOL_TIMEOUT={config.POOL_TIMEOUT}s. Raise POOL_SIZE or MAX_OVERFLOW "
-            f"(APP_DATABASES__{self.alias.upper()}__POOL_SIZE), keep sessions shorter, or "
-            "limit concurrency; the server's max_connections must cover every process's pools."
-        ) from exc
+        return faults.explain(exc, self.alias, pool_arguments(config, url), url.redacted)
 
     # --- lifecycle and health -------------------------------------------------
 

@@ -15,9 +15,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.util import await_
-from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
+from project.database.sqlalchemy_internals import (
+    AsyncAdaptedQueue,
+    AsyncAdaptedQueuePool,
+    Empty,
+    await_,
+)
 
 _T = TypeVar("_T")
 

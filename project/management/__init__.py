@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 from typing import Any
 
 import click
 
 from project.errors import SettingsError
+from project.management.discovery import ENTRY_POINT_GROUP, find_commands, help_text
 from project.startup_errors import ONE_PARAGRAPH, paragraph
 
 BUILTIN_PACKAGE = "project.management.commands"
-ENTRY_POINT_GROUP = "project.commands"
+
+__all__ = ["ENTRY_POINT_GROUP", "call_command", "cli", "execute_from_command_line", "get_commands"]
 
 
-def _command_packages() -> list[str]:
+def _command_packages() -> tuple[str, ...]:
     """Built-in commands first, then the project's own; broken settings add none."""
     from project.conf import settings
 
@@ -33,48 +33,51 @@ def _command_packages() -> list[str]:
         extra = list(settings.COMMAND_PACKAGES)
     except (SettingsError, AttributeError):
         extra = []
-    return [BUILTIN_PACKAGE, *extra]
+    return (BUILTIN_PACKAGE, *extra)
 
 
-def _find_commands() -> dict[str, str]:
-    """Command name -> "module" or "module:attribute", in precedence order."""
-    found: dict[str, str] = {}
-    for package in reversed(_command_packages()):
-        try:
-            path = importlib.import_module(package).__path__
-        except ImportError:
-            continue
-        for module in pkgutil.iter_modules(path):
-            if not module.name.startswith("_"):
-                found[module.name] = f"{package}.{module.name}"
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(entry.name, entry.value)
-    return found
+def get_commands() -> dict[str, str]:
+    """Command name -> "module" or "module:attribute", found once per COMMAND_PACKAGES."""
+    return find_commands(_command_packages())
 
 
 def _load_command(target: str) -> click.Command:
     module_name, _, attribute = target.partition(":")
-    command = getattr(importlib.import_module(module_name), attribute or "command")
+    command = getattr(importlib.import_module(module_name), attribute or "command", None)
     if not isinstance(command, click.Command):
         raise click.ClickException(f"{target} does not define a click command named 'command'.")
     return command
 
 
 class ManagementGroup(click.Group):
-    """A click group whose commands are modules found by convention."""
+    """A click group whose commands are modules found by convention, imported when run."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_find_commands())
+        return sorted(get_commands())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = _find_commands().get(cmd_name)
+        target = get_commands().get(cmd_name)
         return _load_command(target) if target else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list with each one-line help, read from source: nothing is imported."""
+        commands = get_commands()
+        if not commands:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in commands)
+        # A stand-in command with the help read from source, so click shortens it as usual.
+        rows = [
+            (name, click.Command(name, help=help_text(commands[name])).get_short_help_str(limit))
+            for name in sorted(commands)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0]
-        if self.get_command(ctx, name) is None and not name.startswith("-"):
+        if name not in get_commands() and not name.startswith("-"):
             from project.text import did_you_mean
 
             guess = did_you_mean(name, self.list_commands(ctx))

@@ -51,11 +51,23 @@ def setting_lines(show_all: bool = False) -> list[SettingLine]:
         for path, leaf in _leaves(msgspec.to_builtins(value, enc_hook=str), (name,)):
             changed = leaf != _default_of(path, defaults)
             if changed or show_all:
-                source = settings.source_of(path) if changed else "default"
-                lines.append(
-                    SettingLine(show_path(path), redact(leaf, path[-1]), str(source), changed)
-                )
+                source = _source_of(path)
+                lines.append(SettingLine(show_path(path), redact(leaf, path[-1]), source, changed))
     return lines
+
+
+def _source_of(path: SettingPath) -> str:
+    """The layer that set ``path``, whatever the value; "default" for a key no layer set.
+
+    A key missing from every layer (``POOL_SIZE`` of a database entry that only
+    gives a URL) was filled in by the schema, not by the layer that set its parent.
+    """
+    from project.conf import settings
+
+    source = settings.source_of(path)
+    if source is None or (path not in settings.loaded.sources and source.layer != "override"):
+        return "default"
+    return str(source)
 
 
 @click.command()
@@ -68,5 +80,5 @@ def command(show_all: bool, as_json: bool) -> None:
         click.echo(msgspec.json.encode(lines).decode())
         return
     for line in lines:
-        marker = "" if line.changed else "  ###"
+        marker = "" if line.changed else "  ###"  # equal to the default, as Django marks it
         click.echo(f"{line.name} = {line.value!r}  # {line.source}{marker}")
