@@ -177,3 +177,16 @@ def recorded_sql(target: MigrationTarget, start: str, revision: str, *, backward
             else:
                 command.upgrade(config, revision)
     return "\n\n".join(statements) + "\n"
+
+
+def sql_of(target: MigrationTarget, start: str, end: str, *, backwards: bool = False) -> str:
+    """The SQL from revision ``start`` ("" for none) to ``end``: offline, else recorded."""
+    from alembic.util import CommandError
+
+    span = f"{start}:{end}" if start else end
+    try:
+        return offline_sql(target, span, backwards=backwards)
+    except CommandError as exc:
+        if "live database connection" not in str(exc):
+            raise MigrationError(f"{target.label}: cannot print {span!r} as SQL: {exc}") from None
+    return recorded_sql(target, start or "zero", end, backwards=backwards)

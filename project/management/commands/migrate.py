@@ -42,7 +42,7 @@ def command(
     """
     from project.migrations.errors import reported
     from project.migrations.history import describe, make_plan, read_status
-    from project.migrations.run import offline_sql, run_in_transaction
+    from project.migrations.run import run_in_transaction, sql_of
     from project.migrations.targets import get_targets
 
     behind = False
@@ -54,10 +54,9 @@ def command(
             alias = migration.alias
             if sql:
                 start = ",".join(status.current)
-                span = f"{start}:{steps.revision}" if start else steps.revision
                 backwards = steps.direction == "down"
                 click.echo(
-                    offline_sql(migration, span, backwards=backwards)
+                    sql_of(migration, start, steps.revision, backwards=backwards)
                     if steps.steps
                     else f"-- {alias}: nothing to do"
                 )

@@ -21,7 +21,7 @@ def command(aliases: tuple[str, ...], revision: str, backwards: bool) -> None:
     from alembic.util import CommandError
 
     from project.migrations.errors import MigrationError, reported
-    from project.migrations.run import offline_sql, recorded_sql
+    from project.migrations.run import sql_of
     from project.migrations.targets import get_targets
 
     with reported():
@@ -42,14 +42,7 @@ def command(aliases: tuple[str, ...], revision: str, backwards: bool) -> None:
         if isinstance(down, tuple | list):
             down = down[0]
         if backwards:
-            span = f"{script.revision}:{down or 'base'}"
+            sql = sql_of(migration, script.revision, down or "base", backwards=True)
         else:
-            span = f"{down}:{script.revision}" if down else script.revision
-        try:
-            sql = offline_sql(migration, span, backwards=backwards)
-        except CommandError as exc:
-            if "live database connection" not in str(exc):
-                raise MigrationError(f"Cannot render {revision!r} as SQL: {exc}") from None
-            start, _, end = span.rpartition(":")
-            sql = recorded_sql(migration, start or "zero", end, backwards=backwards)
+            sql = sql_of(migration, down or "", script.revision)
         click.echo(sql, nl=False)
