@@ -373,7 +373,9 @@ async def test_async_handlers_make_no_thread_hops(
 def _our_connections(url: str) -> int:
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (APP_NAME,)
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            (APP_NAME,),
         )
         return int(cursor.fetchone()[0])  # type: ignore[index]
 
