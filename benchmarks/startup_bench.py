@@ -1,8 +1,9 @@
-"""Command start-up benchmark: ``manage.py --help`` and ``dbcheck`` against ``import litestar``.
+"""Command start-up benchmark: manage.py commands against ``import litestar``.
 
 Each command runs N times in fresh processes, interleaved so that a noisy
 moment hits every command alike; the medians and their ratios to
-``python -c "import litestar"`` are printed with the targets of issue 5.
+``python -c "import litestar"`` are printed with the targets of issues 5 and 10
+(``migrate`` with nothing to do and ``showmigrations``, on a migrated database).
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.startup_bench``.
 """
@@ -26,6 +27,8 @@ COMMANDS: dict[str, tuple[list[str], float | None]] = {
     BASELINE: (["-c", "import litestar"], None),
     "manage.py --help": (["manage.py", "--help"], 0.3),
     "manage.py dbcheck": (["manage.py", "dbcheck", "--database", "default"], 1.0),
+    "migrate (no-op)": (["manage.py", "migrate", "--database", "default"], 1.0),
+    "showmigrations": (["manage.py", "showmigrations", "--database", "default"], 1.0),
 }
 
 

@@ -91,6 +91,7 @@ class DatabasePluginConfig:
     registry_key: str = "db"
     startup_check: Literal["fail", "warn", "off"] | None = None  # None: DATABASE_STARTUP_CHECK
     transaction_opt_key: str = "transaction"  # route opt that overrides TRANSACTION
+    migrations_check: Literal["fail", "warn", "off"] | None = None  # None: MIGRATIONS_STARTUP_CHECK
     primary_opt_key: str = PRIMARY_OPT  # route opt: True keeps every read on the primary
     # A request's transaction commits when its status is below 400 or in
     # extra_commit_statuses, and not in extra_rollback_statuses (advanced-alchemy's
@@ -437,7 +438,8 @@ class DatabasePlugin(InitPluginProtocol):
         app_config.middleware.insert(0, middleware)
         # The lifespan opens and closes the very managers the providers hold.
         managers = list(registry.values())
-        app_config.lifespan.append(partial(_lifespan, managers, self._startup_check_mode()))
+        checks = (self._startup_check_mode(), self._migrations_check_mode())
+        app_config.lifespan.append(partial(_lifespan, managers, *checks))
         app_config.lifespan.insert(0, startup_lifespan)  # our startup errors print short
         app_config.signature_namespace["DatabaseRegistry"] = DatabaseRegistry
         compat.install(
@@ -457,18 +459,36 @@ class DatabasePlugin(InitPluginProtocol):
             mode = settings.DATABASE_STARTUP_CHECK
         return mode or "warn"
 
+    def _migrations_check_mode(self) -> Literal["fail", "warn", "off"]:
+        """MIGRATIONS_STARTUP_CHECK for a plugin built from settings; off with explicit config."""
+        mode = self.config.migrations_check
+        if mode is None and self.config.databases is None:
+            from project.conf import settings
+
+            mode = settings.MIGRATIONS_STARTUP_CHECK
+        return mode or "off"
+
 
 @asynccontextmanager
 async def _lifespan(
-    managers: list[DatabaseSessionManager], check: Literal["fail", "warn", "off"], app: Litestar
+    managers: list[DatabaseSessionManager],
+    check: Literal["fail", "warn", "off"],
+    migrations: Literal["fail", "warn", "off"],
+    app: Litestar,
 ) -> AsyncIterator[None]:
-    """Open the app's managers, check them per DATABASE_STARTUP_CHECK; close them at the end."""
+    """Open the app's managers, check them per DATABASE_STARTUP_CHECK and
+    MIGRATIONS_STARTUP_CHECK; close them at the end."""
     for manager in managers:
         if not manager.is_open:
             manager.init()
     try:
         if check != "off":
             await _startup_check(managers, check)
+        if migrations != "off":
+            from project.migrations.startup import check_migrations
+
+            by_alias = {manager.alias: manager for manager in managers}
+            await anyio.to_thread.run_sync(check_migrations, by_alias, migrations)
         yield
     finally:
         for manager in managers:
@@ -489,7 +509,6 @@ async def _startup_check(
             "to start anyway."
         )
     logger.warning(message)
-
 
 def registry_of(app: Litestar) -> DatabaseRegistry:
     """The registry the app's ``DatabasePlugin`` serves, else the settings' own."""

@@ -49,15 +49,26 @@ PLUGINS: list[str] = ["plugins.database.DatabasePlugin"]
 # Dotted paths of route handlers, controllers or routers that create_app() mounts.
 ROUTE_HANDLERS: list[str] = []
 
-# Dotted paths of modules whose SQLAlchemy models the shell imports.
+# Dotted paths of modules whose SQLAlchemy models the shell imports and makemigrations
+# compares; a model's ``__bind_key__`` names its database alias ("default" when unset).
 MODEL_MODULES: list[str] = []
 
 # Packages whose modules each define a click ``command`` for manage.py.
 COMMAND_PACKAGES: list[str] = []
 
-# Alembic configuration file; dbcheck reports whether each database is at head.
-ALEMBIC_CONFIG = ""
+# Migrations (manage.py makemigrations / migrate): the versions folder of each alias,
+# relative to the project root (the folder holding the settings package). An alias not
+# named here keeps its revisions in "migrations/<alias>".
+MIGRATIONS_FOLDERS: dict[str, str] = {}
 
+# Folder of a project's own Alembic environment (env.py, script.py.mako), relative to the
+# project root; "" uses the built-in one. env.py gets the connection, the dialect name
+# (offline) and the context.configure options in config.attributes.
+MIGRATIONS_ENVIRONMENT = ""
+
+# What the app does at startup when a database has unapplied migrations:
+# "fail" stops startup, "warn" logs a warning, "off" does not check.
+MIGRATIONS_STARTUP_CHECK = "warn"
 # Worker processes for ``manage.py serve`` (and the connection budget of ``check --deploy``).
 WORKERS = 1
 

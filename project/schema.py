@@ -167,7 +167,9 @@ class SettingsSchema(msgspec.Struct, frozen=True):
     ROUTE_HANDLERS: list[str]
     MODEL_MODULES: list[str]
     COMMAND_PACKAGES: list[str]
-    ALEMBIC_CONFIG: str
+    MIGRATIONS_FOLDERS: dict[str, str]
+    MIGRATIONS_ENVIRONMENT: str
+    MIGRATIONS_STARTUP_CHECK: Literal["fail", "warn", "off"]
     WORKERS: Annotated[int, msgspec.Meta(ge=1)]
     TEST_DATABASE_CREATE: Literal["auto", "migrate", "create_all"]
 

@@ -9,3 +9,4 @@ DEBUG = False
 ENVIRONMENT = "production"
 DATABASES = {"default": {"URL": "", "PRE_PING": False}}
 DATABASE_STARTUP_CHECK = "fail"
+MIGRATIONS_STARTUP_CHECK = "fail"

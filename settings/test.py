@@ -12,6 +12,8 @@ from .base import *  # noqa: F403
 
 ENVIRONMENT = "test"
 SECRET_KEY = "test-secret-key-not-for-production"
+# Test apps start on databases that tests set up themselves, not by migrating.
+MIGRATIONS_STARTUP_CHECK = "off"
 
 
 def _local_postgres() -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -92,13 +94,29 @@ async def test_the_sync_session_routes_the_same_way(registry: DatabaseRegistry) 
         assert session.get_bind(PageView).url.get_backend_name() == "sqlite"
 
 
-def test_createtables_creates_each_bound_model_on_its_alias(tmp_path: Path) -> None:
-    result = manage(
-        "createtables",
-        database_url=f"sqlite:///{tmp_path / 'main.sqlite3'}",
-        APP_DATABASES__ANALYTICS__URL=f"sqlite:///{tmp_path / 'analytics.sqlite3'}",
-        APP_MODEL_MODULES="tests.test_binds",
-    )
-    assert result.returncode == 0, result.stderr
-    lines = sorted(line.split("  [")[0] for line in result.stdout.splitlines())
-    assert lines == ["analytics: created binds_page_view", "default: created binds_customer"]
+def test_migrations_create_each_bound_model_on_its_alias(tmp_path: Path) -> None:
+    env = {
+        "database_url": f"sqlite:///{tmp_path / 'main.sqlite3'}",
+        "APP_DATABASES__ANALYTICS__URL": f"sqlite:///{tmp_path / 'analytics.sqlite3'}",
+        "APP_MODEL_MODULES": "tests.test_binds",
+        "APP_MIGRATIONS_FOLDERS": json.dumps(
+            {"default": str(tmp_path / "default"), "analytics": str(tmp_path / "analytics")}
+        ),
+    }
+    made = manage("makemigrations", **env)
+    assert made.returncode == 0, made.stderr
+    assert "default: wrote" in made.stdout
+    assert "analytics: wrote" in made.stdout
+    migrated = manage("migrate", **env)
+    assert migrated.returncode == 0, migrated.stderr
+    tables = {
+        name: {
+            row[0]
+            for row in sqlite3.connect(tmp_path / f"{name}.sqlite3").execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+        for name in ("main", "analytics")
+    }
+    assert tables["main"] == {"binds_customer", "alembic_version"}
+    assert tables["analytics"] == {"binds_page_view", "alembic_version_analytics"}

@@ -85,7 +85,7 @@ def test_source_of_names_the_layer_of_a_setting_and_of_a_nested_key() -> None:
     assert str(settings.source_of(("DATABASES", "default", "URL"))) == (
         "environment variable DATABASE_URL"
     )
-    assert settings.source_of("ALEMBIC_CONFIG").layer == "default"  # type: ignore[union-attr]
+    assert settings.source_of("MIGRATIONS_ENVIRONMENT").layer == "default"  # type: ignore[union-attr]
 
 
 @pytest.mark.usefixtures("use_settings")

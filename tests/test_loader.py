@@ -69,23 +69,23 @@ def test_only_uppercase_names_are_settings(write_settings: WriteSettings) -> Non
 def test_layers_global_then_module_then_dotenv_then_environment(
     write_settings: WriteSettings, tmp_path: Path
 ) -> None:
-    write_settings("SECRET_KEY = 'from-base'\nALEMBIC_CONFIG = 'base.ini'\n", name="base")
+    write_settings("SECRET_KEY = 'from-base'\nMIGRATIONS_ENVIRONMENT = 'base.ini'\n", name="base")
     module = write_settings(
         """
         from .base import *
 
-        ALEMBIC_CONFIG = 'module.ini'
+        MIGRATIONS_ENVIRONMENT = 'module.ini'
         """
     )
-    (tmp_path / ".env").write_text("APP_ALEMBIC_CONFIG=dotenv.ini\nAPP_DEBUG=true\n")
+    (tmp_path / ".env").write_text("APP_MIGRATIONS_ENVIRONMENT=dotenv.ini\nAPP_DEBUG=true\n")
 
     loaded = load(module, environ={"APP_DEBUG": "false", "DATABASE_URL": "sqlite://"})
 
     assert loaded.values["DATABASE_STARTUP_CHECK"] == "warn"  # global default
     assert loaded.values["SECRET_KEY"] == "from-base"  # inherited with import *
-    assert loaded.values["ALEMBIC_CONFIG"] == "dotenv.ini"  # .env over the module
+    assert loaded.values["MIGRATIONS_ENVIRONMENT"] == "dotenv.ini"  # .env over the module
     assert loaded.values["DEBUG"] is False  # a real variable over .env
-    assert str(loaded.source_of(("ALEMBIC_CONFIG",))).startswith(".env file")
+    assert str(loaded.source_of(("MIGRATIONS_ENVIRONMENT",))).startswith(".env file")
     assert loaded.source_of(("DEBUG",)).where == "APP_DEBUG"  # type: ignore[union-attr]
     assert loaded.source_of(("SECRET_KEY",)).where.endswith("base.py:1")  # type: ignore[union-attr]
 

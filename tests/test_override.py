@@ -16,12 +16,12 @@ from project.conf import SettingsError, override_settings, settings
 
 
 def test_context_manager_applies_and_undoes() -> None:
-    before = settings.ALEMBIC_CONFIG
-    with override_settings(ALEMBIC_CONFIG="migrations.ini", GREETING="hi"):
-        assert settings.ALEMBIC_CONFIG == "migrations.ini"
+    before = settings.MIGRATIONS_ENVIRONMENT
+    with override_settings(MIGRATIONS_ENVIRONMENT="migrations.ini", GREETING="hi"):
+        assert settings.MIGRATIONS_ENVIRONMENT == "migrations.ini"
         assert settings.GREETING == "hi"
-        assert str(settings.source_of("ALEMBIC_CONFIG")) == "override override_settings()"
-    assert before == settings.ALEMBIC_CONFIG
+        assert str(settings.source_of("MIGRATIONS_ENVIRONMENT")) == "override override_settings()"
+    assert before == settings.MIGRATIONS_ENVIRONMENT
     with pytest.raises(AttributeError):
         settings.GREETING  # noqa: B018
 
@@ -49,21 +49,21 @@ async def test_async_decorator() -> None:
 
 
 def test_decorated_function_keeps_its_name_and_undoes_afterwards() -> None:
-    @override_settings(ALEMBIC_CONFIG="decorated.ini")
+    @override_settings(MIGRATIONS_ENVIRONMENT="decorated.ini")
     def read() -> str:
-        return str(settings.ALEMBIC_CONFIG)
+        return str(settings.MIGRATIONS_ENVIRONMENT)
 
     assert read.__name__ == "read"
     assert read() == "decorated.ini"
-    assert settings.ALEMBIC_CONFIG != "decorated.ini"
+    assert settings.MIGRATIONS_ENVIRONMENT != "decorated.ini"
 
 
 def test_the_pytest_fixture(override_settings: Callable[..., None]) -> None:
     override_settings(DEBUG=True)
     assert settings.DEBUG is True
-    override_settings(ALEMBIC_CONFIG="fixture.ini")
+    override_settings(MIGRATIONS_ENVIRONMENT="fixture.ini")
     assert settings.DEBUG is True
-    assert settings.ALEMBIC_CONFIG == "fixture.ini"
+    assert settings.MIGRATIONS_ENVIRONMENT == "fixture.ini"
 
 
 def test_the_fixture_is_a_registered_plugin_and_undoes_after_the_test(tmp_path: Path) -> None:
@@ -74,19 +74,19 @@ def test_the_fixture_is_a_registered_plugin_and_undoes_after_the_test(tmp_path: 
             from project.conf import settings
 
             def test_override(override_settings):
-                override_settings(ALEMBIC_CONFIG="fixture.ini")
-                assert settings.ALEMBIC_CONFIG == "fixture.ini"
+                override_settings(MIGRATIONS_ENVIRONMENT="fixture.ini")
+                assert settings.MIGRATIONS_ENVIRONMENT == "fixture.ini"
 
             def test_undone_afterwards():
-                assert settings.ALEMBIC_CONFIG == ""
+                assert settings.MIGRATIONS_ENVIRONMENT == ""
 
             async def test_async_override(override_settings):
-                override_settings(ALEMBIC_CONFIG="async.ini")
+                override_settings(MIGRATIONS_ENVIRONMENT="async.ini")
                 await asyncio.sleep(0)
-                assert settings.ALEMBIC_CONFIG == "async.ini"
+                assert settings.MIGRATIONS_ENVIRONMENT == "async.ini"
 
             async def test_undone_after_the_async_test():
-                assert settings.ALEMBIC_CONFIG == ""
+                assert settings.MIGRATIONS_ENVIRONMENT == ""
             """
         )
     )
@@ -104,21 +104,21 @@ def test_the_fixture_is_a_registered_plugin_and_undoes_after_the_test(tmp_path: 
 
 
 async def test_concurrent_tasks_see_only_their_own_overrides() -> None:
-    before = settings.ALEMBIC_CONFIG
+    before = settings.MIGRATIONS_ENVIRONMENT
     seen: list[tuple[str, str]] = []
 
     async def worker(name: str) -> None:
-        with override_settings(ALEMBIC_CONFIG=f"{name}.ini"):
+        with override_settings(MIGRATIONS_ENVIRONMENT=f"{name}.ini"):
             for _ in range(3):
                 await asyncio.sleep(0.01)
-                seen.append((name, settings.ALEMBIC_CONFIG))
+                seen.append((name, settings.MIGRATIONS_ENVIRONMENT))
 
     await asyncio.gather(worker("a"), worker("b"))
 
     assert [name for name, _ in seen[:2]] == ["a", "b"]  # the tasks interleaved
     assert all(value == f"{name}.ini" for name, value in seen)
     assert len(seen) == 6
-    assert before == settings.ALEMBIC_CONFIG
+    assert before == settings.MIGRATIONS_ENVIRONMENT
 
 
 @pytest.mark.parametrize(

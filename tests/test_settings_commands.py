@@ -109,16 +109,16 @@ def test_diffsettings_shows_changes_and_their_layer() -> None:
         "APP_DATABASES__DEFAULT__POOL_SIZE" in lines
     )
     assert "DEBUG = True  # settings module settings/development.py:5" in lines
-    assert not any(line.startswith("ALEMBIC_CONFIG") for line in lines)
+    assert not any(line.startswith("MIGRATIONS_ENVIRONMENT") for line in lines)
 
 
 def test_diffsettings_all_json_lists_every_setting_for_machines() -> None:
     result = manage("diffsettings", "--all", "--json")
     assert result.returncode == 0, result.stderr
     by_name = {line["name"]: line for line in json.loads(result.stdout)}
-    alembic = by_name["ALEMBIC_CONFIG"]
-    assert (alembic["value"], alembic["changed"]) == ("", False)
-    assert alembic["source"].startswith("default project/global_settings.py:")
+    environment = by_name["MIGRATIONS_ENVIRONMENT"]
+    assert (environment["value"], environment["changed"]) == ("", False)
+    assert environment["source"].startswith("default project/global_settings.py:")
     assert by_name["DEBUG"]["changed"] is True
     assert by_name["DATABASES['default']['MAX_OVERFLOW']"]["value"] == 10
 

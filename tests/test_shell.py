@@ -1,4 +1,4 @@
-"""``manage.py shell`` and ``createtables``, run as a user runs them."""
+"""``manage.py shell`` on a migrated database, run as a user runs them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pexpect
+import psycopg2
 import pytest
 
 from tests.cli import ROOT, SECRET, manage, with_password
@@ -15,11 +16,14 @@ from tests.cli import ROOT, SECRET, manage, with_password
 
 @pytest.fixture
 def url(database_url: str) -> str:
-    """The database with the example tables created (and a password in PostgreSQL URLs)."""
+    """The database migrated from scratch (and a password in PostgreSQL URLs)."""
+    if database_url.startswith("postgresql"):
+        with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS example_item, alembic_version")
     url = with_password(database_url)
-    created = manage("createtables", database_url=url)
-    assert created.returncode == 0, created.stderr
-    assert "default: created" in created.stdout
+    migrated = manage("migrate", database_url=url)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "default: applied" in migrated.stdout
     return url
 
 
@@ -90,10 +94,10 @@ def test_no_imports_gives_a_bare_namespace() -> None:
     assert result.stdout.strip() == "['asyncio']"
 
 
-def test_createtables_is_idempotent(url: str) -> None:
-    again = manage("createtables", database_url=url)
+def test_migrate_twice_has_nothing_left_to_do(url: str) -> None:
+    again = manage("migrate", database_url=url)
     assert again.returncode == 0, again.stderr
-    assert "created nothing (every table exists)" in again.stdout
+    assert "default: no migrations to apply" in again.stdout
     assert SECRET not in again.stdout + again.stderr
 
 

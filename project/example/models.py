@@ -1,4 +1,4 @@
-"""The example model, on advanced-alchemy's base (create its table: manage.py createtables)."""
+"""The example model, on advanced-alchemy's base; its table comes from migrations/default."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Find the SQLAlchemy model classes of the modules listed in ``MODEL_MODULES``.
 
-Shared by ``shell`` (which puts them in its namespace) and ``createtables``
-(which creates their tables).
+Shared by ``shell`` (which puts them in its namespace) and ``makemigrations``
+(which compares them with the migrations).
 """
 
 from __future__ import annotations

@@ -22,26 +22,31 @@ from project.management.options import database_option
 if TYPE_CHECKING:
     from project.database import CheckResult, DatabaseSessionManager
     from project.database.replicas import ReplicaStatus
+    from project.migrations.targets import MigrationTarget
     from project.schema import DatabaseSettings, PoolSettings
 
 
 class MigrationStatus(msgspec.Struct, frozen=True):
-    """Where the database stands against the Alembic scripts of ``ALEMBIC_CONFIG``."""
+    """Where the database stands against its revision files (``manage.py showmigrations``)."""
 
     at_head: bool
     current: list[str]
     heads: list[str]
+    pending: list[str] = msgspec.field(default_factory=list)
     error: str = ""
 
     def __str__(self) -> str:
         if self.error:
             return f"migrations: {self.error}"
         current = ", ".join(self.current) or "none"
+        if not self.heads:
+            return "migrations: none written yet (python manage.py makemigrations)"
         if self.at_head:
             return f"migrations: at the latest revision ({current})"
         return (
             f"migrations: NOT at the latest revision (database: {current}; latest: "
-            f"{', '.join(self.heads)}). Run: alembic upgrade head"
+            f"{', '.join(self.heads)}; {len(self.pending)} unapplied). "
+            "Run: python manage.py migrate"
         )
 
 
@@ -122,32 +127,32 @@ async def _check_all(
     return by_alias
 
 
-def _migrations(alembic_config: str, manager: DatabaseSessionManager) -> MigrationStatus:
-    """Compare the database's Alembic revision with the scripts' heads."""
-    try:
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
+def _migrations(target: MigrationTarget) -> MigrationStatus:
+    """Compare the database's revision with the heads of its versions folder."""
+    from project.migrations.errors import MigrationError
+    from project.migrations.history import read_status
 
-        heads = list(ScriptDirectory.from_config(Config(alembic_config)).get_heads())
-        with manager.sync_engine.connect() as connection:
-            current = list(MigrationContext.configure(connection).get_current_heads())
+    try:
+        with target.connect() as connection:
+            status = read_status(target, connection)
+    except MigrationError as exc:
+        return MigrationStatus(False, [], [], error=str(exc))
     except Exception as exc:
         from project.redact import redact_text
 
         first_line = (str(exc).strip().splitlines() or [""])[0]
         why = redact_text(f"{type(exc).__name__}: {first_line}")
-        return MigrationStatus(
-            False, [], [], f"cannot read ALEMBIC_CONFIG {alembic_config!r}: {why}"
-        )
-    return MigrationStatus(sorted(current) == sorted(heads), current, heads)
+        return MigrationStatus(False, [], [], error=f"cannot read the migrations: {why}")
+    pending = [script.revision for script in status.pending]
+    return MigrationStatus(
+        status.at_head, list(status.current), list(status.heads), pending=pending
+    )
 
 
 async def _run(
     configs: dict[str, DatabaseSettings],
     seconds: float,
     wait: float,
-    alembic_config: str,
     on_retry: Callable[[dict[str, list[CheckResult]], float], None],
 ) -> Report:
     from project.database import DatabaseSessionManager
@@ -175,16 +180,10 @@ async def _run(
         reports = [
             AliasReport(alias, configs[alias].pool, checks) for alias, checks in results.items()
         ]
-        if alembic_config:
-            reachable = [report for report in reports if report.ok]
-            statuses = await asyncio.gather(
-                *(
-                    asyncio.to_thread(_migrations, alembic_config, managers[report.alias])
-                    for report in reachable
-                )
-            )
-            for report, status in zip(reachable, statuses, strict=True):
-                report.migrations = status
+        reachable = [report for report in reports if report.ok]
+        statuses = await _statuses(managers, [report.alias for report in reachable])
+        for report, status in zip(reachable, statuses, strict=True):
+            report.migrations = status
         for report in reports:
             replicas = managers[report.alias].replicas
             if replicas is not None:  # listed, never failing: reads fall back to the primary
@@ -194,6 +193,22 @@ async def _run(
         for manager in managers.values():
             await manager.close()
     return Report(all(report.ok for report in reports), attempts, reports)
+
+
+async def _statuses(
+    managers: dict[str, DatabaseSessionManager], aliases: list[str]
+) -> list[MigrationStatus]:
+    """The migration status of each alias, read concurrently."""
+    from project.migrations.errors import MigrationError
+    from project.migrations.targets import get_targets
+
+    if not aliases:
+        return []
+    try:
+        targets = get_targets(aliases, databases=managers)
+    except MigrationError as exc:  # a bad MIGRATIONS_* setting fails every alias alike
+        return [MigrationStatus(False, [], [], error=str(exc)) for _ in aliases]
+    return list(await asyncio.gather(*(asyncio.to_thread(_migrations, t) for t in targets)))
 
 
 # --- output ---------------------------------------------------------------------
@@ -271,11 +286,9 @@ def command(aliases: tuple[str, ...], timeout: float, wait: float, as_json: bool
     Connects through the sync and the async driver of each alias, runs a
     trivial query, and exits 1 when one fails.
     """
-    from project.conf import settings
-
     configs = _selected(aliases)
     on_retry = (lambda results, left: None) if as_json else _print_retry
-    report = asyncio.run(_run(configs, timeout, wait, settings.ALEMBIC_CONFIG, on_retry))
+    report = asyncio.run(_run(configs, timeout, wait, on_retry))
     if as_json:
         click.echo(msgspec.json.encode(report).decode())
     else:

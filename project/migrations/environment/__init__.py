@@ -1,0 +1,1 @@
+"""The built-in Alembic environment: ``env.py`` and the revision template."""
