@@ -34,7 +34,13 @@ from project.database import DatabaseRegistry, DatabaseSessionManager
 from project.redact import redact_text
 from project.schema import DatabaseSettings
 from tests.postgres import ThrowawayCluster, free_port
-from tests.serve import Outcome, load, logs_fixture, request, serve  # noqa: F401 - logs_fixture is the logs fixture
+from tests.serve import (  # noqa: F401 - logs_fixture is the logs fixture
+    Outcome,
+    load,
+    logs_fixture,
+    request,
+    serve,
+)
 
 SECRET = "Sw0rdf1sh-s3cret"
 APP_NAME = "project-fault-tests"
