@@ -135,8 +135,6 @@ class _Opened:
         # Autocommit: nothing to end; close() hands the connection back.
         if self.atomic and resource.in_transaction():
             await (resource.commit() if success else resource.rollback())
-        if isinstance(resource, AsyncSession):
-            await listeners.settle(resource)  # FileObject uploads finish before the response
 
     async def close(self) -> None:
         resource = self.resource
@@ -169,14 +167,17 @@ async def _finish(opened: list[_Opened], success: bool) -> None:
 
     Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
     """
-    if not any(item.atomic for item in opened):
-        return  # autocommit only (most reads): nothing to end
-    with anyio.CancelScope(shield=True):
-        for item in opened:
-            try:
-                await item.finish(success)
-            except Exception as exc:
-                raise item.manager.explain(exc) from None
+    if any(item.atomic for item in opened):  # else autocommit only (most reads): nothing to end
+        with anyio.CancelScope(shield=True):
+            for item in opened:
+                try:
+                    await item.finish(success)
+                except Exception as exc:
+                    raise item.manager.explain(exc) from None
+    # The FileObject uploads of every commit (ours or the handler's own) end before the response.
+    for item in opened:
+        if isinstance(item.resource, AsyncSession):
+            await listeners.settle(item.resource)
 
 
 def _fallback(opened: list[_Opened]) -> faults.Source | None:
