@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from project.database import listeners
 from project.database.engines import _connect_args, create_engines
 from project.schema import DatabaseSettings, ReplicaSettings
 from project.urls import DatabaseURL, parse_database_url
@@ -161,8 +162,8 @@ class ReplicaSet:
         """Routing sessions whose writes (and reads after them) use ``primary``."""
         made = self._sessionmakers.get(id(primary))
         if made is None:
-            made = self._sessionmakers[id(primary)] = async_sessionmaker(
-                primary, sync_session_class=RoutingSession, replicas=self, expire_on_commit=False
+            made = self._sessionmakers[id(primary)] = listeners.make_async_sessionmaker(
+                primary, RoutingSession, replicas=self, expire_on_commit=False
             )
         return made
 
