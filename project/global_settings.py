@@ -19,7 +19,7 @@ ENVIRONMENT = "development"
 # One entry per database alias; "default" is required. Each entry takes (timeouts are
 # at most 86400 seconds; a value out of range is refused when the settings load):
 #   URL             str    e.g. postgresql://user:pass@host/db or sqlite:///db.sqlite3
-#   POOL_SIZE       int    5      connections kept open per engine (≥ 0)
+#   POOL_SIZE       int    5      connections kept open per engine (≥ 0; 0: no limit)
 #   MAX_OVERFLOW    int    10     extra connections allowed under load (≥ 0)
 #   POOL_TIMEOUT    float  30.0   seconds to wait for a free connection (> 0)
 #   POOL_RECYCLE    int    3600   seconds before a connection is replaced (≥ -1; -1: never)
@@ -60,3 +60,8 @@ ALEMBIC_CONFIG = ""
 
 # Worker processes for ``manage.py serve`` (and the connection budget of ``check --deploy``).
 WORKERS = 1
+
+# How the pytest plugin (project.testing) builds each test database: "migrate" runs
+# the migrations to head, "create_all" creates the MODEL_MODULES tables, "auto"
+# migrates when the project has migrations and creates the tables otherwise.
+TEST_DATABASE_CREATE = "auto"

@@ -60,6 +60,21 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     REPLICA_MAX_LAG: Seconds = 10.0
     REPLICA_CHECK_INTERVAL: Seconds = 2.0
 
+    def __post_init__(self) -> None:
+        # msgspec checks ranges when it converts; an entry built in code is checked here.
+        for name, tp in _RANGED.items():
+            value = getattr(self, name)
+            try:
+                msgspec.convert(value, tp)
+            except msgspec.ValidationError:
+                from project.errors import SettingsError
+                from project.text import type_name
+
+                raise SettingsError(
+                    f"DatabaseSettings({name}={value!r}): {name} must be {type_name(tp)}. "
+                    "Pass a value in that range."
+                ) from None
+
     def __repr__(self) -> str:
         fields = ", ".join(
             f"{name}={redact(getattr(self, name), name)!r}" for name in self.__struct_fields__
@@ -83,6 +98,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
     COMMAND_PACKAGES: list[str]
     ALEMBIC_CONFIG: str
     WORKERS: Annotated[int, msgspec.Meta(ge=1)]
+    TEST_DATABASE_CREATE: Literal["auto", "migrate", "create_all"]
 
 
 def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:
@@ -92,6 +108,9 @@ def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:
 
 KNOWN_SETTINGS: dict[str, Any] = _field_types(SettingsSchema)
 DATABASE_FIELDS: dict[str, Any] = _field_types(DatabaseSettings)
+_RANGED = {
+    name: tp for name, tp in DATABASE_FIELDS.items() if typing.get_origin(tp) is Annotated
+}
 
 
 def convert(value: Any, tp: Any, *, from_text: bool = False) -> Any:

@@ -27,23 +27,7 @@ def app(database_url: str) -> Iterator[Litestar]:
         yield app
 
 
-def test_example_crud_end_to_end(app: Litestar) -> None:
-    with TestClient(app) as client:
-        created = client.post("/items", json={"name": "bolt", "quantity": 3})
-        assert created.status_code == 201
-        item_id = created.json()["id"]
-        assert client.get(f"/items/{item_id}").json() == {
-            "id": item_id,
-            "name": "bolt",
-            "quantity": 3,
-        }
-        duplicate = client.post("/items", json={"name": "bolt"})
-        assert duplicate.status_code == 409
-        assert client.patch(f"/items/{item_id}", json={"quantity": 5}).json()["quantity"] == 5
-        assert [item["name"] for item in client.get("/items").json()] == ["bolt"]
-        assert client.delete(f"/items/{item_id}").status_code == 204
-        assert client.get(f"/items/{item_id}").status_code == 404
-        assert client.get("/items").json() == []
+# The example's CRUD runs through project.testing's client in tests/test_example_app.py.
 
 
 def test_health_endpoints(app: Litestar) -> None:

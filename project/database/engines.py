@@ -21,7 +21,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from project.database import pgbouncer
+from project.database import pgbouncer, sqlite_guard
 from project.database.pool import FairAsyncQueuePool
 from project.schema import DatabaseSettings
 from project.urls import DatabaseURL
@@ -169,6 +169,8 @@ def _sqlite_events(engine: Engine, *, wal: bool, immediate: bool) -> None:
 
     if not immediate:
         return
+    if wal:
+        sqlite_guard.install(engine)
     engine.update_execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
     @event.listens_for(engine, "begin")

@@ -10,17 +10,12 @@ from typing import Any, Literal, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-)
-from sqlalchemy.ext.asyncio import (
-    async_sessionmaker as make_async_sessionmaker,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker as make_async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from project.database import faults
+from project.database import faults, listeners
+from project.database.binding import bound_async_sessionmaker, bound_sync_sessionmaker
 from project.database.diagnose import diagnose
 from project.database.engines import (
     SharedMemoryDatabase,
@@ -196,8 +191,10 @@ class DatabaseSessionManager:
 
     @property
     def async_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
+        if self.url and (bound := bound_async_sessionmaker(self.url.sync_url)):
+            return bound  # a test fixture's connection (project.database.binding)
         if self._async_sessions is None:
-            self._async_sessions = make_async_sessionmaker(
+            self._async_sessions = listeners.make_async_sessionmaker(
                 self.async_engine, expire_on_commit=False
             )
         return self._async_sessions
@@ -205,8 +202,10 @@ class DatabaseSessionManager:
     @property
     def autocommit_sessionmaker(self) -> make_async_sessionmaker[AsyncSession]:
         """Sessions whose statements each commit on their own (no request transaction)."""
+        if self.url and (bound := bound_async_sessionmaker(self.url.sync_url)):
+            return bound  # a test fixture's connection (project.database.binding)
         if self._async_autocommit_sessions is None:
-            self._async_autocommit_sessions = make_async_sessionmaker(
+            self._async_autocommit_sessions = listeners.make_async_sessionmaker(
                 self.autocommit_engine, expire_on_commit=False
             )
         return self._async_autocommit_sessions
@@ -230,15 +229,23 @@ class DatabaseSessionManager:
 
     @property
     def sync_sessionmaker(self) -> sessionmaker[Session]:
+        if self.url and (bound := bound_sync_sessionmaker(self.url.sync_url)):
+            return bound  # a test fixture's connection (project.database.binding)
         if self._sync_sessions is None:
-            self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._sync_sessions = listeners.make_sync_sessionmaker(
+                self.sync_engine, expire_on_commit=False
+            )
         return self._sync_sessions
 
     @property
     def sync_autocommit_sessionmaker(self) -> sessionmaker[Session]:
+        if self.url and (bound := bound_sync_sessionmaker(self.url.sync_url)):
+            return bound  # a test fixture's connection (project.database.binding)
         if self._sync_autocommit_sessions is None:
             engine = self.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._sync_autocommit_sessions = sessionmaker(engine, expire_on_commit=False)
+            self._sync_autocommit_sessions = listeners.make_sync_sessionmaker(
+                engine, expire_on_commit=False
+            )
         return self._sync_autocommit_sessions
 
     # --- async side ---------------------------------------------------------
@@ -257,6 +264,7 @@ class DatabaseSessionManager:
         try:
             yield session
             await session.commit()
+            await listeners.settle(session)
         except asyncio.CancelledError:
             # The connection may be mid-query: drop it rather than reuse it.
             await asyncio.shield(session.invalidate())
