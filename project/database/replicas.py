@@ -48,7 +48,7 @@ _LAG_QUERY = """
 SELECT CASE
     WHEN NOT pg_is_in_recovery() THEN 0
     WHEN pg_last_wal_receive_lsn() IS NULL
-      OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+      OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
     ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)
 END::float8
 """
