@@ -7,15 +7,16 @@ mapping of ``project.database.faults``: 409, 503 or 500) instead of a 2xx with
 nothing stored. A streaming response (no Content-Length) keeps its transaction
 open until its body ends and commits before the last part, so a failed commit
 cuts the body short; what a background task writes is committed after it
-runs. Requests that ask for no session pay nothing but one list lookup per
-ASGI message.
+runs. Requests that ask for no session pay nothing but a few checks per ASGI
+message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
@@ -25,27 +26,46 @@ import anyio.to_thread
 from advanced_alchemy.exceptions import RepositoryError
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions.responses import create_exception_response
+from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
+from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
-from project.database import DatabaseRegistry, DatabaseSessionManager, databases, faults
+from plugins import compat
+from project.database import (
+    DatabaseRegistry,
+    DatabaseSessionManager,
+    databases,
+    faults,
+    listeners,
+    sqlite_guard,
+)
 from project.errors import SettingsError
 from project.schema import DatabaseSettings, TransactionMode
 from project.startup_errors import install as one_paragraph_errors
 from project.startup_errors import startup_lifespan
 
-__all__ = ["DatabasePlugin", "DatabasePluginConfig", "DatabaseStartupError", "registry_of"]
+__all__ = [
+    "DatabasePlugin",
+    "DatabasePluginConfig",
+    "DatabaseStartupError",
+    "registry_of",
+    "request_session",
+]
 
 logger = logging.getLogger("project.database")
 
+PRIMARY_OPT = "primary"  # the default route opt that keeps a request's reads on the primary
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _OPEN = "project.database.open"  # scope key: what this request opened
+_SHARED = "project.database.shared"  # scope key: sessions and connections by (kind, alias)
 SessionT = TypeVar("SessionT", AsyncSession, Session)
 
 
@@ -64,9 +84,33 @@ class DatabasePluginConfig:
     session_key: str = "db_session"
     connection_key: str = "db_connection"
     sync_session_key: str = "db_sync_session"
+    engine_key: str = "db_engine"  # AsyncEngine, as advanced-alchemy's async config injects
+    sync_engine_key: str = "db_sync_engine"
     registry_key: str = "db"
     startup_check: Literal["fail", "warn", "off"] | None = None  # None: DATABASE_STARTUP_CHECK
     transaction_opt_key: str = "transaction"  # route opt that overrides TRANSACTION
+    primary_opt_key: str = PRIMARY_OPT  # route opt: True keeps every read on the primary
+    # A request's transaction commits when its status is below 400 or in
+    # extra_commit_statuses, and not in extra_rollback_statuses (advanced-alchemy's
+    # autocommit handler: 2xx only, with the same two extra sets).
+    extra_commit_statuses: AbstractSet[int] = frozenset()
+    extra_rollback_statuses: AbstractSet[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.extra_commit_statuses = frozenset(self.extra_commit_statuses)
+        self.extra_rollback_statuses = frozenset(self.extra_rollback_statuses)
+        if both := sorted(self.extra_commit_statuses & self.extra_rollback_statuses):
+            raise SettingsError(
+                f"DatabasePluginConfig: status codes {both} are in both extra_commit_statuses "
+                "and extra_rollback_statuses; a status either commits or rolls back, so keep "
+                "each code in one of the two sets."
+            )
+
+    def commits(self, status: int) -> bool:
+        """Whether a response with ``status`` commits the request's transaction."""
+        if status in self.extra_rollback_statuses:
+            return False
+        return status < 400 or status in self.extra_commit_statuses
 
 
 class DatabaseStartupError(SettingsError):
@@ -83,15 +127,16 @@ class _Opened:
 
     async def finish(self, success: bool) -> None:
         """Commit (when atomic and successful) or roll back whatever transaction is open."""
-        if not self.atomic:
-            return  # autocommit: nothing to end; close() hands the connection back
         resource = self.resource
         if isinstance(resource, Session):
-            if resource.in_transaction():
+            if self.atomic and resource.in_transaction():
                 await anyio.to_thread.run_sync(resource.commit if success else resource.rollback)
             return
-        if resource.in_transaction():
+        # Autocommit: nothing to end; close() hands the connection back.
+        if self.atomic and resource.in_transaction():
             await (resource.commit() if success else resource.rollback())
+        if isinstance(resource, AsyncSession):
+            await listeners.settle(resource)  # FileObject uploads finish before the response
 
     async def close(self) -> None:
         resource = self.resource
@@ -124,6 +169,8 @@ async def _finish(opened: list[_Opened], success: bool) -> None:
 
     Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
     """
+    if not any(item.atomic for item in opened):
+        return  # autocommit only (most reads): nothing to end
     with anyio.CancelScope(shield=True):
         for item in opened:
             try:
@@ -143,8 +190,10 @@ def _fallback(opened: list[_Opened]) -> faults.Source | None:
 class _TransactionMiddleware:
     """Ends each request's transactions before its response starts (see module doc)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, commits: Callable[[int], bool], sqlite: bool) -> None:
         self.app = app
+        self.commits = commits
+        self.sqlite = sqlite  # whether to watch for a request deadlocking itself
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -152,10 +201,14 @@ class _TransactionMiddleware:
             return
         opened: list[_Opened] = []
         scope[_OPEN] = opened  # type: ignore[literal-required]
-        exchange = _Exchange(opened, send)
+        exchange = _Exchange(opened, send, self.commits)
         try:
-            await self.app(scope, receive, exchange.send)
-            if opened and exchange.sent and exchange.status < 400:
+            if self.sqlite:
+                with sqlite_guard.request_scope():
+                    await self.app(scope, receive, exchange.send)
+            else:
+                await self.app(scope, receive, exchange.send)
+            if opened and exchange.sent and self.commits(exchange.status):
                 # Background tasks ran after the body: keep what they wrote, or say it was lost.
                 await exchange.end("Commit after a background task failed; its writes are lost")
         finally:
@@ -172,6 +225,7 @@ class _Exchange:
 
     opened: list[_Opened]
     downstream: Send
+    commits: Callable[[int], bool]  # whether a status commits
     status: int = 0  # 0 until the response starts
     streaming: bool = False
     replaced: bool = False  # an error response went out instead
@@ -185,7 +239,7 @@ class _Exchange:
             self.streaming = bool(self.opened) and _streams(message)
             if self.opened and not self.streaming:
                 try:
-                    await _finish(self.opened, success=self.status < 400)
+                    await _finish(self.opened, success=self.commits(self.status))
                 except Exception as exc:
                     self.replaced = True
                     await _send_error(self.downstream, exc, self.opened)
@@ -201,7 +255,7 @@ class _Exchange:
     async def end(self, failure: str, reraise: bool = False) -> None:
         """Commit (or roll back) what was written after the response started."""
         try:
-            await _finish(self.opened, success=self.status < 400)
+            await _finish(self.opened, success=self.commits(self.status))
         except Exception as exc:
             faults.log(exc, failure, _fallback(self.opened))
             if reraise:
@@ -238,36 +292,138 @@ def _opened(scope: Scope) -> list[_Opened]:
         ) from None
 
 
+def _shared(scope: Scope) -> dict[tuple[str, str], Any]:
+    _opened(scope)  # a clear error without the middleware
+    return scope.setdefault(_SHARED, {})  # type: ignore[misc,no-any-return]
+
+
+def _shares_connection(manager: DatabaseSessionManager) -> bool:
+    """SQLite has one writer: a request's session and connection must be one connection."""
+    return manager.url is not None and manager.url.family == "sqlite"
+
+
 def _session_provider(
     manager: DatabaseSessionManager,
     opt_key: str,
-    factory: Callable[[bool], Callable[[], SessionT]],
+    kind: Literal["sync", "async"],
+    factory: Callable[[bool, bool], Callable[[], SessionT]],
+    primary_key: str,
 ) -> Callable[[Scope], SessionT]:
-    """A provider of ``factory(atomic)()``: a plain function, so Litestar calls it inline."""
+    """The request's session from ``factory(atomic, primary)``: a plain function, called
+    inline; ``primary`` is the route's ``primary_opt_key`` opt (no replica reads)."""
+    key = (kind, manager.alias)
 
     def provide_session(scope: Scope) -> SessionT:
-        atomic = _is_atomic(scope, manager, opt_key)
-        session = factory(atomic)()
-        _opened(scope).append(_Opened(session, atomic, manager))
+        shared = _shared(scope)
+        session: SessionT | None = shared.get(key)
+        if session is None:
+            atomic = _is_atomic(scope, manager, opt_key)
+            primary = bool(scope["route_handler"].opt.get(primary_key))
+            session = factory(atomic, primary)()
+            _opened(scope).append(_Opened(session, atomic, manager))
+            shared[key] = session
         return session
 
     return provide_session
 
 
-def _connection_provider(
-    manager: DatabaseSessionManager, opt_key: str
-) -> Callable[[Scope], Awaitable[AsyncConnection]]:
-    async def provide_connection(scope: Scope) -> AsyncConnection:
-        atomic = _is_atomic(scope, manager, opt_key)
-        engine = manager.async_engine if atomic else manager.autocommit_engine
-        try:
-            connection = await engine.connect()
-        except Exception as exc:
-            raise manager.explain(exc) from None
-        _opened(scope).append(_Opened(connection, atomic, manager))
-        return connection
+async def _request_connection(
+    scope: Scope, manager: DatabaseSessionManager, opt_key: str
+) -> AsyncConnection:
+    """The request's one AsyncConnection to ``manager``'s database, opened on first use."""
+    shared = _shared(scope)
+    key = ("connection", manager.alias)
+    async with shared.setdefault(("lock", manager.alias), asyncio.Lock()):
+        connection: AsyncConnection | None = shared.get(key)
+        if connection is None:
+            atomic = _is_atomic(scope, manager, opt_key)
+            engine = manager.async_engine if atomic else manager.autocommit_engine
+            try:
+                connection = await engine.connect()
+            except Exception as exc:
+                raise manager.explain(exc) from None
+            _opened(scope).append(_Opened(connection, atomic, manager))
+            shared[key] = connection
+    return connection
 
-    return provide_connection
+
+async def _request_session(
+    scope: Scope, manager: DatabaseSessionManager, opt_key: str
+) -> AsyncSession:
+    """The request's AsyncSession; in a SQLite transaction, on the request's one connection."""
+    shared = _shared(scope)
+    key = ("async", manager.alias)
+    session: AsyncSession | None = shared.get(key)
+    if session is not None:
+        return session
+    if not (_shares_connection(manager) and _is_atomic(scope, manager, opt_key)):
+        provider = _session_provider(
+            manager, opt_key, "async", manager.async_sessionmaker_for, PRIMARY_OPT
+        )
+        return provider(scope)
+    connection = await _request_connection(scope, manager, opt_key)
+    session = shared.get(key)
+    if session is None:
+        # "control_fully": the session's commit commits the connection's transaction,
+        # exactly as a session with its own connection would.
+        factory = manager.async_sessionmaker_for(True)
+        session = factory(bind=connection, join_transaction_mode="control_fully")
+        # Ended before the connection, so the commit runs the session's listeners.
+        opened = _opened(scope)
+        first = next(i for i, item in enumerate(opened) if item.resource is connection)
+        opened.insert(first, _Opened(session, True, manager))
+        shared[key] = session
+    return session
+
+
+def _async_session_dependency(
+    manager: DatabaseSessionManager, opt_key: str, primary_key: str
+) -> Provide:
+    if not _shares_connection(manager):
+        provider = _session_provider(
+            manager, opt_key, "async", manager.async_sessionmaker_for, primary_key
+        )
+        return Provide(provider, sync_to_thread=False)
+
+    async def provide_session(scope: Scope) -> AsyncSession:
+        return await _request_session(scope, manager, opt_key)
+
+    return Provide(provide_session)
+
+
+def _connection_dependency(manager: DatabaseSessionManager, opt_key: str) -> Provide:
+    async def provide_connection(scope: Scope) -> AsyncConnection:
+        return await _request_connection(scope, manager, opt_key)
+
+    return Provide(provide_connection)
+
+
+def _engine_dependency(manager: DatabaseSessionManager, *, sync: bool) -> Provide:
+    def provide_engine() -> AsyncEngine | Engine:
+        return manager.sync_engine if sync else manager.async_engine
+
+    return Provide(provide_engine, sync_to_thread=False)
+
+
+async def request_session(
+    connection: ASGIConnection[Any, Any, Any, Any] | Scope, alias: str = "default"
+) -> AsyncSession:
+    """The request's own ``db_session`` (same session, same transaction) outside injection.
+
+    For guards, middleware, authentication backends and work done while the
+    request runs; like advanced-alchemy's ``provide_session(state, scope)``.
+    Call it from inside ``DatabasePlugin``'s middleware (any route handler,
+    guard or route middleware qualifies); the plugin commits and closes it.
+    """
+    scope = connection.scope if isinstance(connection, ASGIConnection) else connection
+    try:
+        plugin = scope["app"].plugins.get(DatabasePlugin)
+    except KeyError:
+        raise RuntimeError(
+            "request_session() needs DatabasePlugin on the app; add plugins=[DatabasePlugin()]."
+        ) from None
+    manager = plugin.registry[alias]
+    return await _request_session(scope, manager, plugin.config.transaction_opt_key)
 
 
 class DatabasePlugin(InitPluginProtocol):
@@ -289,31 +445,40 @@ class DatabasePlugin(InitPluginProtocol):
         }
         for alias, manager in registry.items():
             suffix = "" if alias == "default" else f"_{alias}"
-            dependencies[config.session_key + suffix] = Provide(
-                _session_provider(manager, key, manager.async_sessionmaker_for),
-                sync_to_thread=False,
-            )
-            dependencies[config.connection_key + suffix] = Provide(
-                _connection_provider(manager, key)
-            )
-            dependencies[config.sync_session_key + suffix] = Provide(
-                _session_provider(manager, key, manager.sync_sessionmaker_for),
-                sync_to_thread=False,
+            dependencies.update(
+                {
+                    config.session_key + suffix: _async_session_dependency(
+                        manager, key, config.primary_opt_key
+                    ),
+                    config.connection_key + suffix: _connection_dependency(manager, key),
+                    config.sync_session_key + suffix: Provide(
+                        _session_provider(
+                            manager,
+                            key,
+                            "sync",
+                            manager.sync_sessionmaker_for,
+                            config.primary_opt_key,
+                        ),
+                        sync_to_thread=False,
+                    ),
+                    config.engine_key + suffix: _engine_dependency(manager, sync=False),
+                    config.sync_engine_key + suffix: _engine_dependency(manager, sync=True),
+                }
             )
         app_config.dependencies.update(dependencies)
-        app_config.middleware.insert(0, _TransactionMiddleware)
+        sqlite = any(_shares_connection(manager) for manager in registry.values())
+        middleware = DefineMiddleware(_TransactionMiddleware, commits=config.commits, sqlite=sqlite)
+        app_config.middleware.insert(0, middleware)
         app_config.lifespan.append(self._lifespan)
         app_config.lifespan.insert(0, startup_lifespan)  # our startup errors print short
-        app_config.signature_namespace.update(
+        app_config.signature_namespace["DatabaseRegistry"] = DatabaseRegistry
+        compat.install(
+            app_config,
             {
-                "AsyncSession": AsyncSession,
-                "AsyncConnection": AsyncConnection,
-                "Session": Session,
-                "DatabaseRegistry": DatabaseRegistry,
-            }
+                sa_exc.SQLAlchemyError: _database_error_response,
+                RepositoryError: _repository_error_response,
+            },
         )
-        for exc_type in (sa_exc.SQLAlchemyError, RepositoryError):
-            app_config.exception_handlers.setdefault(exc_type, _database_error_response)
         return app_config
 
     @asynccontextmanager
@@ -370,3 +535,12 @@ def _database_error_response(request: Request[Any, Any, Any], exc: Exception) ->
         media_type="application/json",
         headers=faults.headers(status),
     )
+
+
+def _repository_error_response(
+    request: Request[Any, Any, Any], exc: RepositoryError
+) -> Response[Any]:
+    """advanced-alchemy's answers and bodies (404, 409); a database that failed: the one mapping."""
+    if faults.status_for(exc) in (faults.UNAVAILABLE, faults.ERROR):
+        return _database_error_response(request, exc)
+    return compat.repository_error_response(request, exc)

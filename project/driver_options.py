@@ -1,18 +1,22 @@
 """Check ``OPTIONS`` against the keyword arguments each DB-API driver accepts.
 
 A misspelt option otherwise passes every check and fails every connection.
-The names come from the drivers themselves where they can say (the signature
-of ``asyncpg.connect`` and ``aiosqlite.connect``, libpq's own parser for
-psycopg2); a driver is imported only when ``OPTIONS`` is not empty, so
-``manage.py --help`` stays cheap.
+The names come from the drivers themselves where they can say: the signature
+of ``asyncpg.connect`` and ``aiosqlite.connect``, read from their source so
+that loading the settings imports no driver, and libpq's own parser for a
+psycopg2 keyword missing from the documented list.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import importlib
+import importlib.util
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from project.text import did_you_mean
@@ -95,18 +99,33 @@ def _keywords(function: Callable[..., Any]) -> frozenset[str]:
     ) - {"loop"}
 
 
+def keywords_of(package: str, filename: str, function: str) -> frozenset[str]:
+    """The keyword parameters of ``package.function``, read from ``package/filename``.
+
+    Reading the source instead of importing the driver keeps ``manage.py --help``
+    (which loads the settings) cheap; without a source file the driver is
+    imported and its signature inspected.
+    """
+    spec = importlib.util.find_spec(package)  # a top-level package is found, not imported
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    source = Path(folders[0], filename) if folders else None
+    if source is not None and source.is_file():
+        for node in ast.parse(source.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
+                arguments = [*node.args.args, *node.args.kwonlyargs]
+                return frozenset(argument.arg for argument in arguments) - {"loop"}
+    return _keywords(getattr(importlib.import_module(package), function))
+
+
 @functools.cache
 def _asyncpg() -> frozenset[str]:
-    import asyncpg
-
-    return _keywords(asyncpg.connect) | SQLALCHEMY_ASYNCPG
+    return keywords_of("asyncpg", "connection.py", "connect") | SQLALCHEMY_ASYNCPG
 
 
 @functools.cache
 def _aiosqlite() -> frozenset[str]:
-    import aiosqlite
-
-    return _keywords(aiosqlite.connect) | SQLITE3_KEYWORDS | {"async_creator_fn"}
+    names = keywords_of("aiosqlite", "core.py", "connect")
+    return names | SQLITE3_KEYWORDS | {"async_creator_fn"}
 
 
 def _libpq_accepts(name: str) -> bool:

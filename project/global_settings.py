@@ -19,7 +19,7 @@ ENVIRONMENT = "development"
 # One entry per database alias; "default" is required. Each entry takes (timeouts are
 # at most 86400 seconds; a value out of range is refused when the settings load):
 #   URL             str    e.g. postgresql://user:pass@host/db or sqlite:///db.sqlite3
-#   POOL_SIZE       int    5      connections kept open per engine (≥ 0)
+#   POOL_SIZE       int    5      connections kept open per engine (≥ 0; 0: no limit)
 #   MAX_OVERFLOW    int    10     extra connections allowed under load (≥ 0)
 #   POOL_TIMEOUT    float  30.0   seconds to wait for a free connection (> 0)
 #   POOL_RECYCLE    int    3600   seconds before a connection is replaced (≥ -1; -1: never)
@@ -30,6 +30,13 @@ ENVIRONMENT = "development"
 #   OPTIONS         dict   {}     extra keyword arguments for the DB-API driver, checked
 #                                 against what it accepts; OPTIONS['sync'] / ['async']: one side
 #   TRANSACTION     str    "auto" request transactions: "auto", "atomic" or "autocommit"
+#   PGBOUNCER       bool   False  the URL is a PgBouncer in transaction pooling mode: no
+#                                 prepared statements are kept, statements that run
+#                                 without a request transaction get one each
+#   REPLICAS        list   []     read replicas: URLs, or {"URL": ..., "POOL_SIZE": ...} to
+#                                 size one differently; reads outside a transaction go there
+#   REPLICA_MAX_LAG float  10.0   seconds of replay lag before a replica leaves the rotation
+#   REPLICA_CHECK_INTERVAL float 2.0  seconds between replica health and lag checks
 DATABASES: dict[str, dict[str, Any]] = {}
 
 # What the app does when a database is unreachable at startup:
@@ -50,6 +57,9 @@ COMMAND_PACKAGES: list[str] = []
 
 # Alembic configuration file; dbcheck reports whether each database is at head.
 ALEMBIC_CONFIG = ""
+
+# Worker processes for ``manage.py serve`` (and the connection budget of ``check --deploy``).
+WORKERS = 1
 
 # How the pytest plugin (project.testing) builds each test database: "migrate" runs
 # the migrations to head, "create_all" creates the MODEL_MODULES tables, "auto"

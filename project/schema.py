@@ -23,6 +23,24 @@ SecondsOrZero = Annotated[float, msgspec.Meta(ge=0, le=DAY)]  # 0 turns the feat
 Recycle = Annotated[int, msgspec.Meta(ge=-1)]  # -1: never recycle
 
 
+class ReplicaSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One read replica of a ``DATABASES`` entry; unset pool keys are the entry's."""
+
+    URL: str
+    POOL_SIZE: Count | None = None
+    MAX_OVERFLOW: Count | None = None
+    POOL_TIMEOUT: Seconds | None = None
+    POOL_RECYCLE: Recycle | None = None
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={redact(getattr(self, name), name)!r}" for name in self.__struct_fields__
+        )
+        return f"ReplicaSettings({fields})"
+
+    __str__ = __repr__
+
+
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One entry of ``DATABASES``; defaults are documented in global_settings."""
 
@@ -37,6 +55,25 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     CONNECT_TIMEOUT: Seconds = 10.0
     OPTIONS: dict[str, Any] = msgspec.field(default_factory=dict)
     TRANSACTION: TransactionMode = "auto"
+    PGBOUNCER: bool = False
+    REPLICAS: list[str | ReplicaSettings] = msgspec.field(default_factory=list)
+    REPLICA_MAX_LAG: Seconds = 10.0
+    REPLICA_CHECK_INTERVAL: Seconds = 2.0
+
+    def __post_init__(self) -> None:
+        # msgspec checks ranges when it converts; an entry built in code is checked here.
+        for name, tp in _RANGED.items():
+            value = getattr(self, name)
+            try:
+                msgspec.convert(value, tp)
+            except msgspec.ValidationError:
+                from project.errors import SettingsError
+                from project.text import type_name
+
+                raise SettingsError(
+                    f"DatabaseSettings({name}={value!r}): {name} must be {type_name(tp)}. "
+                    "Pass a value in that range."
+                ) from None
 
     def __repr__(self) -> str:
         fields = ", ".join(
@@ -60,6 +97,7 @@ class SettingsSchema(msgspec.Struct, frozen=True):
     MODEL_MODULES: list[str]
     COMMAND_PACKAGES: list[str]
     ALEMBIC_CONFIG: str
+    WORKERS: Annotated[int, msgspec.Meta(ge=1)]
     TEST_DATABASE_CREATE: Literal["auto", "migrate", "create_all"]
 
 
@@ -70,6 +108,9 @@ def _field_types(struct: type[msgspec.Struct]) -> dict[str, Any]:
 
 KNOWN_SETTINGS: dict[str, Any] = _field_types(SettingsSchema)
 DATABASE_FIELDS: dict[str, Any] = _field_types(DatabaseSettings)
+_RANGED = {
+    name: tp for name, tp in DATABASE_FIELDS.items() if typing.get_origin(tp) is Annotated
+}
 
 
 def convert(value: Any, tp: Any, *, from_text: bool = False) -> Any:

@@ -7,7 +7,7 @@ without SQLAlchemy.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import msgspec
 
@@ -141,17 +141,16 @@ def _check_user_info(url: str, setting: str) -> None:
     which = " and ".join(
         part for part, bad in (("user name", bad_user), ("password", bad_password)) if bad
     )
-    head = f"{scheme}://{quote(user, safe='')}"
+    head = f"{scheme}://{quote(unquote(user), safe='')}"
     host = rest[at + 1 :]
     shown = f"{head}:{MASK}@{host}" if colon else f"{head}@{host}"
     fixed = f"{head}:<encoded password>@{host}" if bad_password else shown
     encodings = ", ".join(f"'{char}' as {_RESERVED[char]}" for char in chars)
+    verb = "hold" if bad_user and bad_password else "holds"
     raise SettingsError(
-        f"{setting} = {shown!r}: the {which} {'hold' if ' and ' in which else 'holds'} "
-        f"{_listed(chars)} unencoded, so the URL "
+        f"{setting} = {shown!r}: the {which} {verb} {_listed(chars)} unencoded, so the URL "
         f"would name the wrong host or database. Percent-encode {encodings} in the {which} "
-        "(urllib.parse.quote(text, safe='') does it) and write the URL as "
-        f"{fixed}."
+        f"(urllib.parse.quote(text, safe='') does it) and write the URL as {fixed}."
     )
 
 

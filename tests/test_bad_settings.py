@@ -273,6 +273,18 @@ CASES = [
         DEBUG = True
         """,
     ),
+    env(
+        "Settings module 'settings.nope' could not be found (from SETTINGS_MODULE or --settings)."
+        " Available: settings.base, settings.development",
+        "module-not-found",
+        SETTINGS_MODULE="settings.nope",
+    ),
+    env(
+        "Requested settings, but settings are not configured. Set the environment variable "
+        "SETTINGS_MODULE",
+        "module-not-named",
+        SETTINGS_MODULE="",
+    ),
     module("DATABASES has no 'default' entry", "databases-empty", "DATABASES = {}\n"),
     module(
         "DATABASES has no 'default' entry",
@@ -398,3 +410,21 @@ def test_options_the_drivers_take_pass_and_connect(database_url: str) -> None:
         assert asyncio.run(manager.acheck()).ok
     finally:
         manager.close_sync()
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"MAX_OVERFLOW": -5}, "MAX_OVERFLOW must be an integer ≥ 0"),
+        ({"POOL_SIZE": True}, "POOL_SIZE must be an integer ≥ 0"),
+        ({"POOL_TIMEOUT": 0}, "POOL_TIMEOUT must be a number > 0 and ≤ 86400"),
+        ({"POOL_RECYCLE": -2}, "POOL_RECYCLE must be an integer ≥ -1"),
+    ],
+)
+def test_an_entry_built_in_code_is_checked_too(entry: dict[str, object], expected: str) -> None:
+    """``DatabasePluginConfig(databases=...)`` skips the loader; the entry checks itself."""
+    from project.errors import SettingsError
+    from project.schema import DatabaseSettings
+
+    with pytest.raises(SettingsError, match=expected):
+        DatabaseSettings(URL="sqlite://", **entry)  # type: ignore[arg-type]

@@ -57,6 +57,7 @@ def command_package(tmp_path: Path) -> Path:
     (package / "__init__.py").write_text("")
     (package / "hello.py").write_text(HELLO)
     (package / "bye.py").write_text(BYE)
+    (package / "notes.py").write_text('"""Helpers, but no command."""\n')
     # An installed distribution that adds the same command under another name.
     dist = tmp_path / "extra_commands-1.0.dist-info"
     dist.mkdir()
@@ -143,3 +144,10 @@ def test_the_command_list_is_found_once() -> None:
 
     assert get_commands() is get_commands()
     assert get_commands()["diffsettings"] == "project.management.commands.diffsettings"
+
+
+def test_a_module_without_a_command_says_how_to_make_one(command_package: Path) -> None:
+    ran = _manage(command_package, "notes")
+    assert ran.returncode == 1
+    assert "extra_commands.notes does not define a click command named 'command'" in ran.stderr
+    assert "Traceback" not in ran.stderr

@@ -154,3 +154,12 @@ def test_database_settings_repr_hides_passwords() -> None:
     assert "pw123" not in shown
     assert "pw456" not in shown
     assert "postgresql://app:********@db/app" in shown
+
+
+def test_an_encoded_user_name_is_shown_as_written() -> None:
+    """Only the password is wrong here; the encoded user name is not encoded twice."""
+    with pytest.raises(SettingsError) as caught:
+        parse_database_url("postgresql://me%40corp:s3c@ret@db/app")
+    assert "the password holds '@' unencoded" in str(caught.value)
+    assert "postgresql://me%40corp:<encoded password>@db/app" in str(caught.value)
+    assert "s3c" not in str(caught.value)

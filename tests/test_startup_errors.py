@@ -2,17 +2,20 @@
 
 Each entry point runs as a subprocess, as a user starts it: uvicorn with a
 module that builds ``Litestar(plugins=[DatabasePlugin()])`` at import time,
-uvicorn with the ``create_app`` factory, ``manage.py runserver`` (also with
-``--reload``, whose app runs in a child process) and ``manage.py shell``.
+uvicorn with the ``create_app`` factory, Litestar's own ``litestar run``,
+``manage.py runserver`` (also with ``--reload``, whose app runs in a child
+process) and ``manage.py shell``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,7 @@ STARTUP_PARAGRAPH = "Database unreachable at startup: database 'default' at post
 ENTRY_POINTS = {
     "uvicorn module:app": ["-m", "uvicorn", "userapp:app"],
     "uvicorn --factory": ["-m", "uvicorn", "--factory", "project.app:create_app"],
+    "litestar run": ["-m", "litestar", "--app", "userapp:app", "run"],
     "manage.py runserver": ["manage.py", "runserver"],
     "manage.py runserver --reload": ["manage.py", "runserver", "--reload"],
     "manage.py shell": ["manage.py", "shell", "-c", "print('started')"],
@@ -54,7 +58,7 @@ def _serve(argv: list[str], tmp_path: Path, **env: str) -> str:
     (tmp_path / "userapp.py").write_text(USER_APP)
     environment = {**os.environ, "SETTINGS_MODULE": "settings.test", **env}
     environment["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(tmp_path)])
-    if "runserver" in argv or "uvicorn" in argv:
+    if "runserver" in argv or "run" in argv or "uvicorn" in argv:
         argv = [*argv, "--port", str(free_port())]
     server = subprocess.Popen(
         [sys.executable, *argv],
@@ -108,3 +112,44 @@ def test_other_errors_keep_their_traceback(tmp_path: Path) -> None:
     output = _serve(["-m", "uvicorn", "brokenapp:app"], tmp_path)
     assert "Traceback (most recent call last)" in output
     assert "RuntimeError: a bug" in output
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def test_only_the_report_of_our_failed_startup_is_shortened() -> None:
+    """The filter is keyed to the exception that failed, not to any traceback text."""
+    from litestar import Litestar
+
+    from plugins.database import DatabasePlugin, DatabasePluginConfig
+    from project.schema import DatabaseSettings
+
+    url = f"postgresql://app:{SECRET}@127.0.0.1:{free_port()}/app"
+    config = DatabasePluginConfig(
+        databases={"default": DatabaseSettings(URL=url, CONNECT_TIMEOUT=2)}, startup_check="fail"
+    )
+    app = Litestar(plugins=[DatabasePlugin(config)])
+    with pytest.raises(BaseException) as caught:  # noqa: PT011 - Litestar wraps it in a group
+        async with app.lifespan():
+            pass
+    report = "".join(traceback.format_exception(caught.value))  # what Litestar hands uvicorn
+    server_log, kept = logging.getLogger("uvicorn.error"), _Kept()
+    server_log.addHandler(kept)
+    try:
+        server_log.error("Traceback (most recent call last):\nRuntimeError: someone else's")
+        server_log.error(report)
+        server_log.error(report)  # reported once; a second report is not ours to change
+    finally:
+        server_log.removeHandler(kept)
+    other, ours, again = kept.messages
+    assert other.endswith("RuntimeError: someone else's")
+    assert ours.startswith("Settings error: Database unreachable at startup")
+    assert "Traceback" not in ours
+    assert SECRET not in ours
+    assert again == report

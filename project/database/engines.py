@@ -9,9 +9,11 @@ process, kept alive by the manager.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -19,6 +21,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from project.database import pgbouncer, sqlite_guard
 from project.database.pool import FairAsyncQueuePool
 from project.schema import DatabaseSettings
 from project.urls import DatabaseURL
@@ -27,6 +30,23 @@ _LAST_USED = "project_last_used"
 # Execution option: how a SQLite transaction begins. "IMMEDIATE" (the default)
 # takes the write lock at once; long-lived interactive sessions use "DEFERRED".
 SQLITE_BEGIN = "sqlite_begin"
+
+
+# Every engine of the process, so a forked child can drop the pools it inherited.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_pools() -> None:
+    """In a forked child: new, empty pools; the parent's connections stay the parent's.
+
+    Two processes talking over one socket corrupt each other's sessions, so a
+    child never uses (nor closes) a connection it inherited.
+    """
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pools)
 
 
 def _driver_options(options: dict[str, Any], side: str) -> dict[str, Any]:
@@ -80,6 +100,8 @@ def _connect_args(config: DatabaseSettings, url: DatabaseURL, side: str) -> dict
             args.setdefault("timeout", config.CONNECT_TIMEOUT)
         else:
             args.setdefault("connect_timeout", max(1, round(config.CONNECT_TIMEOUT)))
+        if config.PGBOUNCER:
+            pgbouncer.driver_options(args, side)
     else:
         # sqlite3's "timeout" is its busy timeout: how long a writer waits for the lock.
         args.setdefault("timeout", config.CONNECT_TIMEOUT)
@@ -116,7 +138,8 @@ def create_engines(
         arguments["poolclass"] = FairAsyncQueuePool
     elif memory is not None:
         arguments["poolclass"] = QueuePool
-    if autocommit:
+    bounced = autocommit and config.PGBOUNCER and url.family == "postgresql"
+    if autocommit and not bounced:
         arguments["isolation_level"] = "AUTOCOMMIT"
     if sync:
         engine = create_engine(target, **arguments)
@@ -124,6 +147,9 @@ def create_engines(
     else:
         async_engine = create_async_engine(target, **arguments)
         sync_engine = async_engine.sync_engine
+    _ENGINES.add(sync_engine)
+    if bounced:
+        pgbouncer.commit_each_statement(sync_engine)
     if url.family == "sqlite":
         _sqlite_events(sync_engine, wal=memory is None, immediate=not autocommit)
     if not config.PRE_PING and config.PING_IDLE_AFTER > 0:
@@ -143,6 +169,8 @@ def _sqlite_events(engine: Engine, *, wal: bool, immediate: bool) -> None:
 
     if not immediate:
         return
+    if wal:
+        sqlite_guard.install(engine)
     engine.update_execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
     @event.listens_for(engine, "begin")

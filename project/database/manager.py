@@ -10,17 +10,11 @@ from typing import Any, Literal, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-)
-from sqlalchemy.ext.asyncio import (
-    async_sessionmaker as make_async_sessionmaker,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker as make_async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from project.database import faults
+from project.database import faults, listeners
 from project.database.binding import bound_async_sessionmaker, bound_sync_sessionmaker
 from project.database.diagnose import diagnose
 from project.database.engines import (
@@ -29,6 +23,7 @@ from project.database.engines import (
     is_memory_sqlite,
     pool_arguments,
 )
+from project.database.replicas import ReplicaSet
 from project.redact import redact_text
 from project.schema import DatabaseSettings, settings_from_url
 from project.urls import DatabaseURL, parse_database_url
@@ -75,6 +70,7 @@ class DatabaseSessionManager:
         self._memory: SharedMemoryDatabase | None = None
         self._async_engine: AsyncEngine | None = None
         self._sync_engine: Engine | None = None
+        self.replicas: ReplicaSet | None = None
         self._reset_factories()
         if config is not None:
             self.init(config)
@@ -98,6 +94,7 @@ class DatabaseSessionManager:
             )
         self.config = config
         self.url = parse_database_url(config.URL, f"DATABASES[{self.alias!r}]['URL']")
+        self.replicas = ReplicaSet(self.alias, config, self.url) if config.REPLICAS else None
         self._closed = ""
 
     def _not_ready(self, why: str) -> str:
@@ -188,6 +185,7 @@ class DatabaseSessionManager:
     def _owned_engines(self) -> list[AsyncEngine]:
         """The async engines this manager created (an option engine shares its parent's pool)."""
         engines = [self._async_engine, self._autocommit_engine]
+        engines += self.replicas.engines() if self.replicas else []
         unique = {id(e.sync_engine.pool): e for e in engines if e is not None}
         return list(unique.values())
 
@@ -196,7 +194,7 @@ class DatabaseSessionManager:
         if self.url and (bound := bound_async_sessionmaker(self.url.sync_url)):
             return bound  # a test fixture's connection (project.database.binding)
         if self._async_sessions is None:
-            self._async_sessions = make_async_sessionmaker(
+            self._async_sessions = listeners.make_async_sessionmaker(
                 self.async_engine, expire_on_commit=False
             )
         return self._async_sessions
@@ -207,17 +205,26 @@ class DatabaseSessionManager:
         if self.url and (bound := bound_async_sessionmaker(self.url.sync_url)):
             return bound  # a test fixture's connection (project.database.binding)
         if self._async_autocommit_sessions is None:
-            self._async_autocommit_sessions = make_async_sessionmaker(
+            self._async_autocommit_sessions = listeners.make_async_sessionmaker(
                 self.autocommit_engine, expire_on_commit=False
             )
         return self._async_autocommit_sessions
 
-    def async_sessionmaker_for(self, transaction: bool) -> make_async_sessionmaker[AsyncSession]:
-        """Sessions in a transaction, or in AUTOCOMMIT (``transaction=False``)."""
+    def async_sessionmaker_for(
+        self, transaction: bool, primary: bool = False
+    ) -> make_async_sessionmaker[AsyncSession]:
+        """Sessions in a transaction, or in AUTOCOMMIT (``transaction=False``).
+
+        AUTOCOMMIT sessions read from the replicas, if any, unless ``primary``.
+        """
+        if not transaction and not primary and self.replicas is not None:
+            return self.replicas.sessionmaker(self.autocommit_engine)
         return self.async_sessionmaker if transaction else self.autocommit_sessionmaker
 
-    def sync_sessionmaker_for(self, transaction: bool) -> sessionmaker[Session]:
-        """The sync counterpart of ``async_sessionmaker_for``."""
+    def sync_sessionmaker_for(
+        self, transaction: bool, primary: bool = False
+    ) -> sessionmaker[Session]:
+        """The sync counterpart of ``async_sessionmaker_for`` (always the primary)."""
         return self.sync_sessionmaker if transaction else self.sync_autocommit_sessionmaker
 
     @property
@@ -225,7 +232,9 @@ class DatabaseSessionManager:
         if self.url and (bound := bound_sync_sessionmaker(self.url.sync_url)):
             return bound  # a test fixture's connection (project.database.binding)
         if self._sync_sessions is None:
-            self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._sync_sessions = listeners.make_sync_sessionmaker(
+                self.sync_engine, expire_on_commit=False
+            )
         return self._sync_sessions
 
     @property
@@ -234,18 +243,28 @@ class DatabaseSessionManager:
             return bound  # a test fixture's connection (project.database.binding)
         if self._sync_autocommit_sessions is None:
             engine = self.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._sync_autocommit_sessions = sessionmaker(engine, expire_on_commit=False)
+            self._sync_autocommit_sessions = listeners.make_sync_sessionmaker(
+                engine, expire_on_commit=False
+            )
         return self._sync_autocommit_sessions
 
     # --- async side ---------------------------------------------------------
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """An AsyncSession: commit on success, rollback on error, closed on cancellation."""
-        session = self.async_sessionmaker()
+    async def session(self, *, primary: bool = True) -> AsyncIterator[AsyncSession]:
+        """An AsyncSession: commit on success, rollback on error, closed on cancellation.
+
+        Everything runs on the primary; with ``primary=False`` reads before the
+        session's first write come from a replica (see project.database.replicas).
+        """
+        if primary or self.replicas is None:
+            session = self.async_sessionmaker()
+        else:
+            session = self.replicas.sessionmaker(self.async_engine)()
         try:
             yield session
             await session.commit()
+            await listeners.settle(session)
         except asyncio.CancelledError:
             # The connection may be mid-query: drop it rather than reuse it.
             await asyncio.shield(session.invalidate())
@@ -335,6 +354,8 @@ class DatabaseSessionManager:
         if self._memory is not None:
             self._memory.close()
         self._async_engine = self._sync_engine = None
+        if self.replicas is not None:
+            self.replicas.forget()
         self._reset_factories()
         self._memory = None
         if self.config is not None:

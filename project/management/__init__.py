@@ -17,7 +17,12 @@ from typing import Any
 import click
 
 from project.errors import SettingsError
-from project.management.discovery import ENTRY_POINT_GROUP, find_commands, help_text
+from project.management.discovery import (
+    DEFAULT_ATTRIBUTE,
+    ENTRY_POINT_GROUP,
+    find_commands,
+    help_text,
+)
 from project.startup_errors import ONE_PARAGRAPH, paragraph
 
 BUILTIN_PACKAGE = "project.management.commands"
@@ -43,9 +48,13 @@ def get_commands() -> dict[str, str]:
 
 def _load_command(target: str) -> click.Command:
     module_name, _, attribute = target.partition(":")
-    command = getattr(importlib.import_module(module_name), attribute or "command", None)
+    name = attribute or DEFAULT_ATTRIBUTE
+    command = getattr(importlib.import_module(module_name), name, None)
     if not isinstance(command, click.Command):
-        raise click.ClickException(f"{target} does not define a click command named 'command'.")
+        raise click.ClickException(
+            f"{module_name} does not define a click command named {name!r}: "
+            f"decorate a function called {name} with @click.command()."
+        )
     return command
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import Any
 
 import click
 
@@ -30,8 +31,31 @@ def _module_exists(module: str) -> bool:
         return False
 
 
+def _pgbouncer_problems(databases: dict[str, Any]) -> list[str]:
+    """What each ``PGBOUNCER`` entry asks for that transaction pooling cannot carry."""
+    from project.database import pgbouncer
+
+    return [
+        problem
+        for alias, config in databases.items()
+        if config.PGBOUNCER
+        for problem in pgbouncer.problems(alias, config)
+    ]
+
+
 @click.command()
-def command() -> None:
+@click.option(
+    "--deploy",
+    is_flag=True,
+    help="Add the production checks: DEBUG, SECRET_KEY, startup checks, connection budget.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Worker processes for the connection budget (default: the WORKERS setting).",
+)
+def command(deploy: bool, workers: int | None) -> None:
     """Validate the settings; exit 1 when there is an error."""
     from project.conf import ENVIRONMENT_VARIABLE, NOT_CONFIGURED
     from project.loader import load
@@ -48,6 +72,14 @@ def command() -> None:
         for setting in ("PLUGINS", "ROUTE_HANDLERS", "MODEL_MODULES"):
             names = list(loaded.values.get(setting, []))
             errors += _missing_modules(names, setting, objects=setting != "MODEL_MODULES")
+        warnings += _pgbouncer_problems(loaded.values.get("DATABASES", {}))
+        if deploy and not errors:
+            from project.management.deploy import deploy_report
+
+            report = deploy_report(loaded.values, workers)
+            warnings += report.warnings
+            for note in report.notes:
+                click.echo(note)
     for problem in errors:
         click.echo(f"ERROR: {problem}", err=True)
     for problem in warnings:

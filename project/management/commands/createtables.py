@@ -6,6 +6,8 @@ migrations use Alembic instead. Existing tables are left alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import click
 
 from project.management.options import database_option
@@ -33,10 +35,25 @@ def command(aliases: tuple[str, ...]) -> None:
             with manager.sync_engine.begin() as connection:
                 existing = set(sa_inspect(connection).get_table_names())
                 created = []
-                for metadata in metadata_of(models.values()):
+                for metadata in metadata_of(_models_on(alias, models.values())):
                     created += [t.name for t in metadata.sorted_tables if t.name not in existing]
                     metadata.create_all(connection)
         finally:
             manager.close_sync()
         made = ", ".join(created) or "nothing (every table exists)"
         click.echo(f"{alias}: created {made}  [{manager.redacted_url}]")
+
+
+def _models_on(alias: str, models: Iterable[type]) -> list[type]:
+    """The models whose tables belong on ``alias``.
+
+    Once any model names its alias with ``__bind_key__``, every model lives on
+    its own alias (unbound ones on "default"), as ``project.database.binds``
+    routes them; without bind keys every alias gets every table, as before.
+    """
+    from project.database.binds import alias_of
+
+    models = list(models)
+    if all(getattr(model, "__bind_key__", None) is None for model in models):
+        return models
+    return [model for model in models if alias_of(model) == alias]

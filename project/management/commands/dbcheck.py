@@ -21,6 +21,7 @@ from project.management.options import database_option
 
 if TYPE_CHECKING:
     from project.database import CheckResult, DatabaseSessionManager
+    from project.database.replicas import ReplicaStatus
     from project.schema import DatabaseSettings
 
 
@@ -64,6 +65,7 @@ class AliasReport(msgspec.Struct):
     pool: PoolSettings
     checks: list[CheckResult]
     migrations: MigrationStatus | None = None
+    replicas: list[ReplicaStatus] = msgspec.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -212,6 +214,11 @@ async def _run(
             )
             for report, status in zip(reachable, statuses, strict=True):
                 report.migrations = status
+        for report in reports:
+            replicas = managers[report.alias].replicas
+            if replicas is not None:  # listed, never failing: reads fall back to the primary
+                await replicas.refresh()
+                report.replicas = replicas.statuses()
     finally:
         for manager in managers.values():
             await manager.close()
@@ -238,6 +245,13 @@ def _lines(report: Report) -> list[str]:
                 lines.append(f"{'':<{width}}  {check.side:<5}  {check.error}")
         if alias.migrations is not None:
             lines.append(f"{alias.alias:<{width}}  {alias.migrations}")
+        for number, replica in enumerate(alias.replicas, start=1):
+            state = "in rotation" if replica.in_rotation else "OUT of rotation"
+            lag = "lag ?" if replica.lag_s is None else f"lag {replica.lag_s:.1f} s"
+            why = f"  ({replica.error})" if replica.error else ""
+            lines.append(
+                f"{alias.alias:<{width}}  replica {number}  {state}  {lag}  {replica.url}{why}"
+            )
     return lines
 
 

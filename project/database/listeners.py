@@ -1,0 +1,116 @@
+"""advanced-alchemy's session listeners on the sessionmakers the managers create.
+
+The same listeners its ``SQLAlchemyAsyncConfig`` / ``SQLAlchemySyncConfig``
+attach: ``FileObject`` storage (upload on commit, delete replaced or deleted
+files, undo uploads on rollback), the ``updated_at`` touch and its cache
+invalidation. Without them a ``FileObject`` row commits and its file is never
+stored.
+
+One difference on the async side: advanced-alchemy uploads in a task nobody
+waits for, so the response can go out before the file exists. Here the task
+is kept on the session, and ``settle(session)`` (the plugin calls it after the
+request's commit, ``manager.session()`` after its own) waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["make_async_sessionmaker", "make_sync_sessionmaker", "settle"]
+
+logger = logging.getLogger("project.database")
+
+_PENDING = "project_file_operations"  # session.info key: file tasks not yet awaited
+_TRACKER = "_aa_file_tracker"  # advanced-alchemy's own session.info key for its tracker
+_running: set[asyncio.Task[None]] = set()  # keeps unawaited tasks alive until they finish
+
+
+# advanced-alchemy's listener module imports Litestar: it is imported when the first
+# sessionmaker is made, so commands that only need an engine stay light.
+
+
+def make_sync_sessionmaker(bind: Any, **options: Any) -> sessionmaker[Session]:
+    """A ``sessionmaker`` with advanced-alchemy's listeners, run inline at commit."""
+    from advanced_alchemy._listeners import (
+        SyncCacheListener,
+        SyncFileObjectListener,
+        touch_updated_timestamp,
+    )
+
+    maker: sessionmaker[Session] = sessionmaker(bind, **options)
+    event.listen(maker, "before_flush", SyncFileObjectListener.before_flush)
+    event.listen(maker, "after_commit", SyncFileObjectListener.after_commit)
+    event.listen(maker, "after_rollback", SyncFileObjectListener.after_rollback)
+    event.listen(maker, "before_flush", touch_updated_timestamp)
+    event.listen(maker, "after_commit", SyncCacheListener.after_commit)
+    event.listen(maker, "after_rollback", SyncCacheListener.after_rollback)
+    return maker
+
+
+def make_async_sessionmaker(bind: Any, **options: Any) -> async_sessionmaker[AsyncSession]:
+    """An ``async_sessionmaker`` whose sync sessions carry the listeners.
+
+    SQLAlchemy fires session events on the sync ``Session`` inside an
+    ``AsyncSession``, so (as advanced-alchemy does) the listeners go on a
+    sync ``sessionmaker`` used as ``sync_session_class``.
+    """
+    from advanced_alchemy._listeners import (
+        AsyncCacheListener,
+        BaseFileObjectListener,
+        touch_updated_timestamp,
+    )
+
+    inner: sessionmaker[Session] = sessionmaker()
+    event.listen(inner, "before_flush", BaseFileObjectListener.before_flush)
+    event.listen(inner, "after_commit", _after_commit)
+    event.listen(inner, "after_rollback", _after_rollback)
+    event.listen(inner, "before_flush", touch_updated_timestamp)
+    event.listen(inner, "after_commit", AsyncCacheListener.after_commit)
+    event.listen(inner, "after_rollback", AsyncCacheListener.after_rollback)
+    return async_sessionmaker(bind, sync_session_class=inner, **options)
+
+
+def _after_commit(session: Session) -> None:
+    from advanced_alchemy._listeners import get_file_tracker
+
+    tracker = get_file_tracker(session, create=False)
+    if tracker is not None:
+        session.info.pop(_TRACKER, None)
+        _start(session, tracker.commit_async(), "store the files of a committed FileObject")
+
+
+def _after_rollback(session: Session) -> None:
+    from advanced_alchemy._listeners import get_file_tracker
+
+    tracker = get_file_tracker(session, create=False)
+    if tracker is not None:
+        session.info.pop(_TRACKER, None)
+        _start(session, tracker.rollback_async(), "remove the files of a rolled-back FileObject")
+
+
+def _start(session: Session, work: Coroutine[Any, Any, None], what: str) -> None:
+    task = asyncio.get_running_loop().create_task(_logged(work, what))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    session.info.setdefault(_PENDING, []).append(task)
+
+
+async def _logged(work: Coroutine[Any, Any, None], what: str) -> None:
+    try:
+        await work
+    except Exception:
+        logger.exception("Could not %s; the database change stands.", what)
+
+
+async def settle(session: AsyncSession | Session) -> None:
+    """Wait for the file uploads and deletions the session's last commit or rollback started."""
+    tasks: list[asyncio.Task[None]] = session.info.pop(_PENDING, [])
+    if tasks:
+        await asyncio.shield(asyncio.gather(*tasks))
