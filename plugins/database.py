@@ -47,6 +47,7 @@ from project.database import (
     listeners,
     sqlite_guard,
 )
+from project.database.binding import binding_for
 from project.errors import SettingsError
 from project.schema import DatabaseSettings, TransactionMode
 from project.startup_errors import install as one_paragraph_errors
@@ -298,8 +299,13 @@ def _shared(scope: Scope) -> dict[tuple[str, str], Any]:
 
 
 def _shares_connection(manager: DatabaseSessionManager) -> bool:
-    """SQLite has one writer: a request's session and connection must be one connection."""
-    return manager.url is not None and manager.url.family == "sqlite"
+    """SQLite has one writer: a request's session and connection must be one connection.
+
+    Not while a test binds the database to its own connection (project.testing):
+    sessions then join that one, which is already the only writer.
+    """
+    url = manager.url
+    return url is not None and url.family == "sqlite" and binding_for(url.sync_url) is None
 
 
 def _session_provider(
