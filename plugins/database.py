@@ -301,8 +301,7 @@ def _shared(scope: Scope) -> dict[tuple[str, str], Any]:
 def _shares_connection(manager: DatabaseSessionManager) -> bool:
     """SQLite has one writer: a request's session and connection must be one connection.
 
-    Not while a test binds the database to its own connection (project.testing):
-    sessions then join that one, which is already the only writer.
+    A database that a test fixture bound to its own connection already is one.
     """
     url = manager.url
     return url is not None and url.family == "sqlite" and binding_for(url.sync_url) is None
