@@ -39,11 +39,13 @@ def pair() -> Iterator[StreamingPair]:
             pytest.fail(reason)
         pytest.skip(reason)
     running = StreamingPair()
-    _primary(running, "CREATE TABLE items (id serial PRIMARY KEY, n int)")
-    _primary(running, "INSERT INTO items (n) VALUES (0)")
-    running.wait_replayed("SELECT count(*) FROM items", "1")
-    yield running
-    running.stop()
+    try:
+        _primary(running, "CREATE TABLE items (id serial PRIMARY KEY, n int)")
+        _primary(running, "INSERT INTO items (n) VALUES (0)")
+        running.wait_replayed("SELECT count(*) FROM items", "1")
+        yield running
+    finally:
+        running.stop()
 
 
 def _primary(pair: StreamingPair, sql: str) -> None:

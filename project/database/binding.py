@@ -18,6 +18,8 @@ from sqlalchemy import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from project.database import listeners
+
 __all__ = [
     "Binding",
     "DatabaseKey",
@@ -64,14 +66,14 @@ def bind(url: str | URL, connection: Connection | AsyncConnection) -> Binding:
     if key in _bindings:
         raise RuntimeError(f"Database {key[3]!r} is already bound to a connection.")
     if isinstance(connection, AsyncConnection):
-        async_sessions = async_sessionmaker(
+        async_sessions = listeners.make_async_sessionmaker(
             connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
         if connection.sync_connection is None:
             raise RuntimeError("Bind an AsyncConnection after connecting it.")
         binding = Binding("async", connection.sync_connection, async_sessions=async_sessions)
     else:
-        sync_sessions = sessionmaker(
+        sync_sessions = listeners.make_sync_sessionmaker(
             connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
         binding = Binding("sync", connection, sync_sessions=sync_sessions)

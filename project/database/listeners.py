@@ -54,8 +54,10 @@ def make_sync_sessionmaker(bind: Any, **options: Any) -> sessionmaker[Session]:
     return maker
 
 
-def make_async_sessionmaker(bind: Any, **options: Any) -> async_sessionmaker[AsyncSession]:
-    """An ``async_sessionmaker`` whose sync sessions carry the listeners.
+def make_async_sessionmaker(
+    bind: Any, session_class: type[Session] = Session, **options: Any
+) -> async_sessionmaker[AsyncSession]:
+    """An ``async_sessionmaker`` whose sync sessions (``session_class``) carry the listeners.
 
     SQLAlchemy fires session events on the sync ``Session`` inside an
     ``AsyncSession``, so (as advanced-alchemy does) the listeners go on a
@@ -67,7 +69,7 @@ def make_async_sessionmaker(bind: Any, **options: Any) -> async_sessionmaker[Asy
         touch_updated_timestamp,
     )
 
-    inner: sessionmaker[Session] = sessionmaker()
+    inner: sessionmaker[Session] = sessionmaker(class_=session_class)
     event.listen(inner, "before_flush", BaseFileObjectListener.before_flush)
     event.listen(inner, "after_commit", _after_commit)
     event.listen(inner, "after_rollback", _after_rollback)

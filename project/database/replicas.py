@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from project.database import listeners
 from project.database.engines import _connect_args, create_engines
 from project.schema import DatabaseSettings, ReplicaSettings
 from project.urls import DatabaseURL, parse_database_url
@@ -47,7 +48,7 @@ _LAG_QUERY = """
 SELECT CASE
     WHEN NOT pg_is_in_recovery() THEN 0
     WHEN pg_last_wal_receive_lsn() IS NULL
-      OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+      OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
     ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)
 END::float8
 """
@@ -161,8 +162,8 @@ class ReplicaSet:
         """Routing sessions whose writes (and reads after them) use ``primary``."""
         made = self._sessionmakers.get(id(primary))
         if made is None:
-            made = self._sessionmakers[id(primary)] = async_sessionmaker(
-                primary, sync_session_class=RoutingSession, replicas=self, expire_on_commit=False
+            made = self._sessionmakers[id(primary)] = listeners.make_async_sessionmaker(
+                primary, RoutingSession, replicas=self, expire_on_commit=False
             )
         return made
 

@@ -1,4 +1,4 @@
-"""The test databases of one pytest session: built at its start, dropped at its end.
+"""The test databases of one pytest session: built on first use, dropped at its end.
 
 Each configured database (aliases with the same URL share one) gets
 ``test_<name>`` next to it, built to the schema's head. Under pytest-xdist
@@ -62,7 +62,8 @@ class TestDatabase:
         with engine.begin() as connection:
             if self._tables is None:
                 names = inspect(connection).get_table_names()
-                self._tables = [n for n in names if n != "alembic_version"]
+                # Not the migrations' version tables (alembic_version, alembic_version_<alias>).
+                self._tables = [n for n in names if not n.startswith("alembic_version")]
             if not self._tables:
                 return
             quote = engine.dialect.identifier_preparer.quote

@@ -20,7 +20,9 @@ class Pointing:
     """The session's DATABASES override, held out of force between database tests."""
 
     def __init__(self, urls: dict[str, str]) -> None:
-        self._block = override_settings(DATABASES={a: {"URL": url} for a, url in urls.items()})
+        # A test database has no replicas: reads go to it too (Django's TEST MIRROR).
+        databases = {alias: {"URL": url, "REPLICAS": []} for alias, url in urls.items()}
+        self._block = override_settings(DATABASES=databases)
         self._block.__enter__()
         scope = override_scope("DATABASES")
         assert scope is not None
