@@ -10,12 +10,9 @@ prints the password. A second alias on SQLite has its own models and folder.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,80 +20,7 @@ import psycopg2
 import pytest
 
 from tests.cli import ROOT, SECRET, manage, with_password
-
-SETTINGS = """
-from pathlib import Path
-
-DATABASES = {
-    "default": {"URL": "sqlite://"},
-    "other": {"URL": f"sqlite:///{Path(__file__).parent / 'other.sqlite3'}"},
-}
-MODEL_MODULES = ["shop_models"]
-"""
-
-MODELS = """
-from sqlalchemy import String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Product(Base):
-    __tablename__ = "shop_product"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-    {extra}
-
-
-class Note(Base):
-    __tablename__ = "shop_note"
-    __bind_key__ = "other"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-"""
-
-
-class Project:
-    """A project folder on ``PYTHONPATH``; every command's output is kept for the secret check."""
-
-    def __init__(self, folder: Path, url: str) -> None:
-        self.folder = folder
-        self.url = url
-        self.outputs: list[str] = []
-        (folder / "shop_settings.py").write_text(SETTINGS)
-        self.models("")
-
-    def models(self, extra: str) -> None:
-        (self.folder / "shop_models.py").write_text(MODELS.format(extra=extra))
-
-    @property
-    def env(self) -> dict[str, str]:
-        path = os.pathsep.join(filter(None, [str(self.folder), os.environ.get("PYTHONPATH")]))
-        return {"SETTINGS_MODULE": "shop_settings", "PYTHONPATH": path}
-
-    def manage(self, *args: str, code: int = 0, **env: str) -> str:
-        result = manage(*args, database_url=self.url, **self.env, **env)
-        output = result.stdout + result.stderr
-        self.outputs.append(output)
-        assert result.returncode == code, output
-        assert "Traceback" not in output
-        return output
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env={**os.environ, **self.env, "DATABASE_URL": self.url},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
-    def revisions(self, alias: str = "default") -> list[Path]:
-        return sorted((self.folder / "migrations" / alias).glob("*.py"))
+from tests.throwaway_project import Project, fresh_database, on_database, query, revision_id
 
 
 @pytest.fixture
@@ -105,28 +29,13 @@ def project(database_url: str, tmp_path: Path) -> Iterator[Project]:
     if not database_url.startswith("postgresql"):
         yield Project(tmp_path, database_url)
         return
-    name = f"test_migrations_flow_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(database_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with fresh_database(database_url) as name:
         # A "%" in the password (percent-encoded) must not reach Alembic's configparser.
-        url = with_password(database_url.rsplit("/", 1)[0] + f"/{name}", f"{SECRET}%25x")
-        yield Project(tmp_path, url)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        yield Project(tmp_path, with_password(on_database(database_url, name), f"{SECRET}%25x"))
 
 
 def _query(project: Project, sql: str) -> list[tuple[object, ...]]:
-    if project.url.startswith("sqlite"):
-        with sqlite3.connect(project.url.removeprefix("sqlite:///")) as connection:
-            return list(connection.execute(sql))
-    with psycopg2.connect(project.url) as connection, connection.cursor() as cursor:
-        cursor.execute(sql)
-        return list(cursor.fetchall())
+    return query(project.url, sql)
 
 
 def _columns(project: Project, table: str) -> set[str]:
@@ -137,12 +46,6 @@ def _columns(project: Project, table: str) -> set[str]:
         f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'",
     )
     return {str(row[0]) for row in rows}
-
-
-def _revision_id(path: Path) -> str:
-    match = re.search(r"^revision: str = '(\w+)'", path.read_text(), re.MULTILINE)
-    assert match, path.read_text()
-    return match[1]
 
 
 def test_day_two_workflow(project: Project) -> None:
@@ -168,8 +71,8 @@ def test_day_two_workflow(project: Project) -> None:
     assert "add column shop_product.colour" in project.manage("makemigrations", "--check", code=1)
     project.manage("makemigrations")
     assert "No changes detected" in project.manage("makemigrations", "--check")
-    first, second = (_revision_id(path) for path in project.revisions())
-    assert first == _revision_id(initial)
+    first, second = (revision_id(path) for path in project.revisions())
+    assert first == revision_id(initial)
 
     shown = project.manage("showmigrations")
     assert re.search(rf"\[X\] {first} \(initial\)  \(current\)", shown), shown
@@ -184,16 +87,9 @@ def test_day_two_workflow(project: Project) -> None:
     assert "DROP COLUMN colour" in backwards or "_alembic_tmp_shop_product" in backwards
 
     # Two migrate processes at once: the revision runs once, both succeed.
-    slow = project.revisions()[1]
-    slow.write_text(
-        slow.read_text().replace(
-            "def upgrade() -> None:\n",
-            "def upgrade() -> None:\n    __import__('time').sleep(1.5)\n",
-        )
-    )
-    racers = [project.start("migrate", "--database", "default") for _ in range(2)]
-    outputs = [racer.communicate(timeout=60)[0] for racer in racers]
-    project.outputs += outputs
+    project.slow_down(project.revisions()[1], 1.5)
+    racers = project.race("migrate", "--database", "default")
+    outputs = project.outputs[-2:]
     assert [racer.returncode for racer in racers] == [0, 0], outputs
     assert sum(f"applied {second}" in output for output in outputs) == 1, outputs
     assert "colour" in _columns(project, "shop_product")
@@ -222,7 +118,7 @@ def upgrade() -> None:
 """
     broken.write_text(broken.read_text().replace("\ndef upgrade() -> None:\n    pass\n", failing))
     failed = project.manage("migrate", code=1)
-    assert f"revision {_revision_id(broken)} (broken)" in failed
+    assert f"revision {revision_id(broken)} (broken)" in failed
     assert "UPDATE shop_product SET nope = 1" in failed
     assert "nope" in failed.lower()
     assert f"still at {second}" in failed
@@ -243,7 +139,7 @@ def upgrade() -> None:
     )
     assert "several heads (0003_aaaaaaaa, 0003_bbbbbbbb)" in project.manage("migrate", code=1)
     project.manage("makemigrations", "--merge")
-    merge = _revision_id(project.revisions()[-1])
+    merge = revision_id(project.revisions()[-1])
     assert "default: would apply 3:" in project.manage("migrate", "--plan")
     assert f"Running upgrade 0003_aaaaaaaa, 0003_bbbbbbbb -> {merge}" in project.manage(
         "migrate", "--sql", "--database", "default"

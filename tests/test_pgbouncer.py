@@ -5,6 +5,7 @@ the plugin and half through ``manager.session()``. With the setting nothing
 fails and every write is stored; without it the same run hits the errors
 users meet behind PgBouncer (prepared statements that do not exist or already
 exist on the server connection PgBouncer picked), which proves it matters.
+``manage.py migrate`` takes its transaction-scoped advisory lock through it too.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +36,7 @@ from project.database.budget import budgets
 from project.schema import DatabaseSettings
 from tests.cli import manage
 from tests.pgbouncer import MISSING, PgBouncer
+from tests.throwaway_project import Project, fresh_database, on_database, query, revision_id
 
 CLIENTS = 32
 OPERATIONS = 2000
@@ -233,3 +237,29 @@ def test_the_budget_behind_pgbouncer_is_its_max_client_conn(bouncer: PgBouncer) 
     assert (found.needed, found.limit, found.over) == (40 * 3 * 15, 500, True)
     assert "PgBouncer's max_client_conn" in found.limit_source
     assert "default_pool_size 8" in found.limit_source
+
+
+def test_two_migrates_through_pgbouncer_apply_the_revision_once(
+    bouncer: PgBouncer, postgres_url: str, tmp_path: Path
+) -> None:
+    with fresh_database(postgres_url) as name:
+        through = on_database(bouncer.url, name)
+        project = Project(tmp_path, through, settings='DATABASES["default"]["PGBOUNCER"] = True\n')
+        project.manage("makemigrations", "-m", "initial")
+        (initial,) = project.revisions()
+        revision = revision_id(initial)
+        project.slow_down(initial, 1.5)
+
+        racers = project.race("migrate", "--database", "default")
+        outputs = project.outputs[-2:]
+        assert [racer.returncode for racer in racers] == [0, 0], outputs
+        assert not any("Traceback" in output for output in outputs), outputs
+        assert sum(f"applied {revision}" in output for output in outputs) == 1, outputs
+        server = on_database(postgres_url, name)
+        assert query(server, "SELECT to_regclass('shop_product') IS NOT NULL") == [(True,)]
+        assert query(server, "SELECT version_num FROM alembic_version") == [(revision,)]
+
+        shown = project.manage("showmigrations", "--database", "default")
+        assert re.search(rf"\[X\] {revision} \(initial\)", shown), shown
+        again = project.manage("migrate", "--database", "default")
+        assert "default: no migrations to apply" in again, again

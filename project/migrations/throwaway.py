@@ -66,7 +66,9 @@ def _postgresql(target: MigrationTarget) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-        _autocommit(target, f'DROP DATABASE IF EXISTS "{name}"', "drop")
+        # FORCE (PostgreSQL 13+): a PgBouncer in front keeps its server connections to the
+        # throwaway database open after ours close, and a plain DROP refuses while they exist.
+        _autocommit(target, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', "drop")
 
 
 def _autocommit(target: MigrationTarget, statement: str, verb: str) -> None:
