@@ -13,6 +13,7 @@ import logging
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,3 +224,28 @@ def test_migrate_and_showmigrations_import_neither_litestar_nor_the_models() -> 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_role_that_may_not_create_databases_is_told_to_get_createdb(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """makemigrations --check needs a throwaway database; without CREATEDB it says so."""
+    role = f"no_createdb_{uuid.uuid4().hex[:8]}"
+    _admin(postgres_url, f"CREATE ROLE {role} LOGIN NOCREATEDB")
+    try:
+        with fresh_database(postgres_url) as name:
+            url = on_database(postgres_url, name).replace("//postgres@", f"//{role}@", 1)
+            project = Project(tmp_path, url)
+            output = project.manage("makemigrations", "--check", code=1)
+            assert "could not create one" in output
+            assert "Give the role CREATEDB" in output
+    finally:
+        _admin(postgres_url, f"DROP ROLE {role}")
+
+
+def _admin(url: str, sql: str) -> None:
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    with connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+    connection.close()

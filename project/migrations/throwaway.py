@@ -71,6 +71,9 @@ def _postgresql(target: MigrationTarget) -> Iterator[Engine]:
         _autocommit(target, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', "drop")
 
 
+_INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE: the role may not create databases
+
+
 def _autocommit(target: MigrationTarget, statement: str, verb: str) -> None:
     from sqlalchemy import exc as sa_exc
 
@@ -80,9 +83,14 @@ def _autocommit(target: MigrationTarget, statement: str, verb: str) -> None:
             connection.exec_driver_sql(statement)
         except sa_exc.DBAPIError as exc:
             reason = (str(exc.orig).strip().splitlines() or [""])[0]
+            denied = getattr(exc.orig, "pgcode", None) == _INSUFFICIENT_PRIVILEGE
+            fix = (
+                "Give the role CREATEDB (ALTER ROLE name CREATEDB), or run makemigrations "
+                "with settings whose DATABASES point at a server where it may create databases."
+                if denied
+                else "Fix what the server said, then run makemigrations again."
+            )
             raise MigrationError(
                 f"makemigrations compares the models with a throwaway database built from the "
-                f"migrations, but could not {verb} one on {target.label}: {reason}. Give the "
-                "role CREATEDB (ALTER ROLE name CREATEDB), or run makemigrations with settings "
-                "whose DATABASES point at a server where it may create databases."
+                f"migrations, but could not {verb} one on {target.label}: {reason}. {fix}"
             ) from None
