@@ -132,14 +132,19 @@ async def _finish(opened: list[UnitOfWork], success: bool) -> None:
 
     Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
     """
-    # Autocommit only (most reads): no COMMIT to protect, no shield to pay for.
-    shield = any(item.atomic for item in opened)
-    with anyio.CancelScope(shield=shield):
-        for item in opened:
-            try:
-                await item.finish(success)
-            except Exception as exc:
-                raise item.manager.explain(exc) from None
+    if any(item.atomic for item in opened):
+        with anyio.CancelScope(shield=True):
+            await _finish_each(opened, success)
+    else:  # autocommit only (most reads): no COMMIT to protect, no cancel scope to pay for
+        await _finish_each(opened, success)
+
+
+async def _finish_each(opened: list[UnitOfWork], success: bool) -> None:
+    for item in opened:
+        try:
+            await item.finish(success)
+        except Exception as exc:
+            raise item.manager.explain(exc) from None
 
 
 def _fallback(opened: list[UnitOfWork]) -> faults.Source | None:
