@@ -132,10 +132,10 @@ async def _finish(opened: list[UnitOfWork], success: bool) -> None:
 
     Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
     """
-    if any(item.atomic for item in opened):
+    if any(item.holds_transaction() for item in opened):
         with anyio.CancelScope(shield=True):
             await _finish_each(opened, success)
-    else:  # autocommit only (most reads): no COMMIT to protect, no cancel scope to pay for
+    else:  # autocommit, or already ended: no COMMIT to protect, no cancel scope to pay for
         await _finish_each(opened, success)
 
 

@@ -35,6 +35,10 @@ class UnitOfWork:
     atomic: bool
     manager: DatabaseSessionManager  # explains its errors and names it in logs
 
+    def holds_transaction(self) -> bool:
+        """Whether ending this work means a COMMIT or ROLLBACK on the server."""
+        return self.atomic and self.resource.in_transaction()
+
     async def finish(self, success: bool) -> None:
         """Commit (when atomic and successful) or roll back whatever transaction is open.
 
