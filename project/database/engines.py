@@ -80,19 +80,6 @@ class SharedMemoryDatabase:
             self._keeper = None
 
 
-def pool_arguments(config: DatabaseSettings, url: DatabaseURL) -> dict[str, Any]:
-    if is_memory_sqlite(url):
-        # Shared-cache tables lock per connection: one connection per side,
-        # sessions take turns for it and wait up to POOL_TIMEOUT.
-        return {"pool_size": 1, "max_overflow": 0, "pool_timeout": config.POOL_TIMEOUT}
-    return {
-        "pool_size": config.POOL_SIZE,
-        "max_overflow": config.MAX_OVERFLOW,
-        "pool_timeout": config.POOL_TIMEOUT,
-        "pool_recycle": config.POOL_RECYCLE,
-    }
-
-
 def _connect_args(config: DatabaseSettings, url: DatabaseURL, side: str) -> dict[str, Any]:
     args = _driver_options(config.OPTIONS, side)
     if url.family == "postgresql":
@@ -132,7 +119,7 @@ def create_engines(
         "echo": config.ECHO,
         "pool_pre_ping": config.PRE_PING,
         "connect_args": _connect_args(config, url, side),
-        **pool_arguments(config, url),
+        **config.pool.engine_arguments(),
     }
     if not sync:
         arguments["poolclass"] = FairAsyncQueuePool
