@@ -335,6 +335,8 @@ class DatabaseSessionManager:
 
     async def close(self) -> None:
         """Dispose every engine. Harmless when already closed."""
+        if self.replicas is not None:
+            await self.replicas.stop_checking()
         if self._engines is not None:
             await self._engines.close(self._replica_engines())
         self._mark_closed()

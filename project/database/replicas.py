@@ -263,10 +263,23 @@ class ReplicaSet:
         """The replica engines made so far (the manager disposes them)."""
         return [replica.engine for replica in self.replicas if replica.engine is not None]
 
+    async def stop_checking(self) -> None:
+        """Cancel a running check and wait until its connection is closed.
+
+        A check left pending when its event loop closes would close its socket
+        on a dead loop ("Event loop is closed"), so async shutdown waits for it.
+        """
+        check = self._check
+        if check is None or check.done() or check.get_loop() is not asyncio.get_running_loop():
+            return
+        check.cancel()
+        await asyncio.wait([check])
+
     def forget(self) -> None:
         """Drop the engines (after the manager disposed them) and stop checking."""
         if self._check is not None:
             self._check.cancel()
+            self._check = None
         for replica in self.replicas:
             replica.engine = None
         self._sessionmakers.clear()
