@@ -42,6 +42,7 @@ APPS = {
     "ours-connection": "benchmarks.apps.ours_connection:app",
     "minimal-session": "benchmarks.apps.minimal_session:app",
     "minimal-core": "benchmarks.apps.minimal_core:app",
+    "injected-session": "benchmarks.apps.injected_session:app",
     "advanced-alchemy": "benchmarks.apps.advanced_alchemy_app:app",
     "raw-asyncpg": "benchmarks.apps.raw_asyncpg:app",
 }
@@ -54,6 +55,8 @@ TARGETS: tuple[tuple[str, str, str, float | None], ...] = (
     ("GET", "ours", "advanced-alchemy", 1.6),
     ("POST", "ours", "advanced-alchemy", 1.25),
     ("POST", "ours", "minimal-session", None),
+    ("GET", "ours", "injected-session", None),
+    ("GET", "injected-session", "minimal-session", None),
     ("GET", "ours", "raw-asyncpg", None),
     ("GET", "minimal-session", "raw-asyncpg", None),
 )

@@ -33,7 +33,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions.responses import create_exception_response
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
-from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -45,6 +45,7 @@ from project.database import (
     DatabaseSessionManager,
     databases,
     faults,
+    listeners,
     sqlite_guard,
 )
 from project.database.binding import binding_for
@@ -66,8 +67,7 @@ logger = logging.getLogger("project.database")
 
 PRIMARY_OPT = "primary"  # the default route opt that keeps a request's reads on the primary
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_OPEN = "project.database.open"  # scope key: what this request opened
-_SHARED = "project.database.shared"  # scope key: sessions and connections by (kind, alias)
+_WORK = "project.database.work"  # scope key: the request's _Exchange (what it opened)
 SessionT = TypeVar("SessionT", AsyncSession, Session)
 
 
@@ -120,7 +120,7 @@ def _streams(message: HTTPResponseStartEvent) -> bool:
     """A response whose body comes in parts (``Stream``): no Content-Length, not bodiless."""
     if message["status"] in (204, 304):
         return False
-    return not any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
+    return b"content-length" not in {name.lower() for name, _ in message.get("headers", ())}
 
 
 def _last_part(message: Message) -> bool:
@@ -132,11 +132,13 @@ async def _finish(opened: list[UnitOfWork], success: bool) -> None:
 
     Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
     """
-    if any(item.holds_transaction() for item in opened):
-        with anyio.CancelScope(shield=True):
-            await _finish_each(opened, success)
-    else:  # autocommit, or already ended: no COMMIT to protect, no cancel scope to pay for
-        await _finish_each(opened, success)
+    for item in opened:
+        if item.holds_transaction():
+            with anyio.CancelScope(shield=True):
+                await _finish_each(opened, success)
+            return
+    # Autocommit, or already ended: no COMMIT to protect, no cancel scope to pay for.
+    await _finish_each(opened, success)
 
 
 async def _finish_each(opened: list[UnitOfWork], success: bool) -> None:
@@ -167,19 +169,22 @@ class _TransactionMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        opened: list[UnitOfWork] = []
-        scope[_OPEN] = opened  # type: ignore[literal-required]
-        exchange = _Exchange(opened, send, self.commits)
+        exchange = _Exchange(send, self.commits)
+        scope[_WORK] = exchange  # type: ignore[literal-required]
+        opened = exchange.opened
         try:
             if self.sqlite:
                 with sqlite_guard.request_scope():
                     await self.app(scope, receive, exchange.send)
             else:
                 await self.app(scope, receive, exchange.send)
-            if opened and exchange.sent and self.commits(exchange.status):
+            if exchange.sent and exchange.unfinished() and self.commits(exchange.status):
                 # Background tasks ran after the body: keep what they wrote, or say it was lost.
                 await exchange.end("Commit after a background task failed; its writes are lost")
         finally:
+            # The server's send (in the exchange) refers back to the scope: without
+            # this the request's objects would wait for the garbage collector.
+            del scope[_WORK]  # type: ignore[misc]
             # Closing returns each connection to its pool, which rolls back whatever
             # was not committed; while the request is being cancelled (a client
             # disconnect) the close is shielded so that it still completes.
@@ -187,17 +192,23 @@ class _TransactionMiddleware:
                 await item.close()
 
 
-@dataclass(slots=True)
 class _Exchange:
-    """One response on its way out, and the points where its transactions end."""
+    """One request's database work and response on its way out, and the points
+    where its transactions end."""
 
-    opened: list[UnitOfWork]
-    downstream: Send
-    commits: Callable[[int], bool]  # whether a status commits
-    status: int = 0  # 0 until the response starts
-    streaming: bool = False
-    replaced: bool = False  # an error response went out instead
-    sent: bool = False  # the whole response went out (a client that left cuts a stream)
+    __slots__ = ("atomic", "commits", "downstream", "opened", "replaced", "sent", "shared",
+                 "status", "streaming")  # fmt: skip
+
+    def __init__(self, downstream: Send, commits: Callable[[int], bool]) -> None:
+        self.opened: list[UnitOfWork] = []  # in the order they end
+        self.atomic = False  # whether any of them is atomic
+        self.shared: dict[tuple[str, str], Any] = {}  # sessions, connections by (kind, alias)
+        self.downstream = downstream
+        self.commits = commits  # whether a status commits
+        self.status = 0  # 0 until the response starts
+        self.streaming = False
+        self.replaced = False  # an error response went out instead
+        self.sent = False  # the whole response went out (a client that left cuts a stream)
 
     async def send(self, message: Message) -> None:
         if self.replaced:
@@ -205,7 +216,7 @@ class _Exchange:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.streaming = bool(self.opened) and _streams(message)
-            if self.opened and not self.streaming:
+            if not self.streaming and self.unfinished():
                 try:
                     await _finish(self.opened, success=self.commits(self.status))
                 except Exception as exc:
@@ -219,6 +230,18 @@ class _Exchange:
             await self.end("Commit after a stream failed; its body is cut short", reraise=True)
         await self.downstream(message)
         self.sent = self.sent or _last_part(message)
+
+    def add(self, work: UnitOfWork, index: int | None = None) -> None:
+        """Open ``work`` for this request, to be ended at ``index`` (default: last)."""
+        self.opened.insert(len(self.opened) if index is None else index, work)
+        self.atomic = self.atomic or work.atomic
+
+    def unfinished(self) -> bool:
+        """Whether ending the request's work has anything to do (the hot path skips it):
+        an atomic unit may hold a transaction, a session may have file work to await."""
+        if not (self.atomic or listeners.file_work_running()):
+            return False
+        return any(item.unfinished() for item in self.opened)
 
     async def end(self, failure: str, reraise: bool = False) -> None:
         """Commit (or roll back) what was written after the response started."""
@@ -246,23 +269,18 @@ def _is_atomic(scope: Scope, manager: DatabaseSessionManager, opt_key: str) -> b
         manager.config.TRANSACTION if manager.config else "auto"
     )
     if mode == "auto":
-        return cast("HTTPScope", scope)["method"] not in SAFE_METHODS
+        return scope["method"] not in SAFE_METHODS  # type: ignore[typeddict-item]
     return mode == "atomic"
 
 
-def _opened(scope: Scope) -> list[UnitOfWork]:
+def _work(scope: Scope) -> _Exchange:
     try:
-        return scope[_OPEN]  # type: ignore[literal-required,no-any-return]
+        return scope[_WORK]  # type: ignore[literal-required,no-any-return]
     except KeyError:
         raise RuntimeError(
             "Database dependencies need DatabasePlugin's middleware; add the plugin to the app "
             "instead of registering its dependencies by hand."
         ) from None
-
-
-def _shared(scope: Scope) -> dict[tuple[str, str], Any]:
-    _opened(scope)  # a clear error without the middleware
-    return scope.setdefault(_SHARED, {})  # type: ignore[misc,no-any-return]
 
 
 def _shares_connection(manager: DatabaseSessionManager) -> bool:
@@ -286,14 +304,14 @@ def _session_provider(
     key = (kind, manager.alias)
 
     def provide_session(scope: Scope) -> SessionT:
-        shared = _shared(scope)
-        session: SessionT | None = shared.get(key)
+        work = _work(scope)
+        session: SessionT | None = work.shared.get(key)
         if session is None:
             atomic = _is_atomic(scope, manager, opt_key)
             primary = bool(scope["route_handler"].opt.get(primary_key))
             session = factory(atomic, primary)()
-            _opened(scope).append(UnitOfWork(session, atomic, manager))
-            shared[key] = session
+            work.add(UnitOfWork(session, atomic, manager))
+            work.shared[key] = session
         return session
 
     return provide_session
@@ -303,19 +321,36 @@ async def _request_connection(
     scope: Scope, manager: DatabaseSessionManager, opt_key: str
 ) -> AsyncConnection:
     """The request's one AsyncConnection to ``manager``'s database, opened on first use."""
-    shared = _shared(scope)
+    work = _work(scope)
     key = ("connection", manager.alias)
-    async with shared.setdefault(("lock", manager.alias), asyncio.Lock()):
-        connection: AsyncConnection | None = shared.get(key)
+    connection: AsyncConnection | None = work.shared.get(key)
+    if connection is not None:
+        return connection
+    if not _shares_connection(manager):  # only its own dependency asks for it: no race
+        return await _open_connection(scope, manager, opt_key, work, key)
+    # On SQLite db_session and db_connection, resolved at once, share it: one opens it.
+    async with work.shared.setdefault(("lock", manager.alias), asyncio.Lock()):
+        connection = work.shared.get(key)
         if connection is None:
-            atomic = _is_atomic(scope, manager, opt_key)
-            engine = manager.async_engine if atomic else manager.autocommit_engine
-            try:
-                connection = await engine.connect()
-            except Exception as exc:
-                raise manager.explain(exc) from None
-            _opened(scope).append(UnitOfWork(connection, atomic, manager))
-            shared[key] = connection
+            connection = await _open_connection(scope, manager, opt_key, work, key)
+    return connection
+
+
+async def _open_connection(
+    scope: Scope,
+    manager: DatabaseSessionManager,
+    opt_key: str,
+    work: _Exchange,
+    key: tuple[str, str],
+) -> AsyncConnection:
+    atomic = _is_atomic(scope, manager, opt_key)
+    engine = manager.async_engine if atomic else manager.autocommit_engine
+    try:
+        connection = await engine.connect()
+    except Exception as exc:
+        raise manager.explain(exc) from None
+    work.add(UnitOfWork(connection, atomic, manager))
+    work.shared[key] = connection
     return connection
 
 
@@ -323,9 +358,9 @@ async def _request_session(
     scope: Scope, manager: DatabaseSessionManager, opt_key: str
 ) -> AsyncSession:
     """The request's AsyncSession; in a SQLite transaction, on the request's one connection."""
-    shared = _shared(scope)
+    work = _work(scope)
     key = ("async", manager.alias)
-    session: AsyncSession | None = shared.get(key)
+    session: AsyncSession | None = work.shared.get(key)
     if session is not None:
         return session
     if not (_shares_connection(manager) and _is_atomic(scope, manager, opt_key)):
@@ -334,17 +369,16 @@ async def _request_session(
         )
         return provider(scope)
     connection = await _request_connection(scope, manager, opt_key)
-    session = shared.get(key)
+    session = work.shared.get(key)
     if session is None:
         # "control_fully": the session's commit commits the connection's transaction,
         # exactly as a session with its own connection would.
         factory = manager.async_sessionmaker_for(True)
         session = factory(bind=connection, join_transaction_mode="control_fully")
         # Ended before the connection, so the commit runs the session's listeners.
-        opened = _opened(scope)
-        first = next(i for i, item in enumerate(opened) if item.resource is connection)
-        opened.insert(first, UnitOfWork(session, True, manager))
-        shared[key] = session
+        first = next(i for i, item in enumerate(work.opened) if item.resource is connection)
+        work.add(UnitOfWork(session, True, manager), first)
+        work.shared[key] = session
     return session
 
 
@@ -525,7 +559,8 @@ def registry_of(app: Litestar) -> DatabaseRegistry:
 
 def _database_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """The one error mapping (``project.database.faults``) as a response, logged once when 5xx."""
-    opened: list[UnitOfWork] = request.scope.get(_OPEN, [])  # type: ignore[assignment]
+    work: _Exchange | None = request.scope.get(_WORK)  # type: ignore[assignment]
+    opened = work.opened if work is not None else []
     if isinstance(exc, sa_exc.TimeoutError) and opened:
         exc = cast("Exception", opened[0].manager.explain(exc))
     status = faults.status_for(exc)

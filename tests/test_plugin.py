@@ -520,3 +520,55 @@ async def test_a_plugin_given_databases_owns_its_registry_under_a_custom_key(
         health = (await client.get("/health/db")).json()
     assert [check["alias"] for check in health["databases"]] == ["default"]
     assert health["status"] == "ok"
+
+
+class _ServerCycle:
+    """What uvicorn hands an app: a ``send`` bound to an object that holds the scope."""
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.scope = scope
+        self.messages: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class _Marker:
+    pass
+
+
+async def test_a_request_leaves_no_reference_cycle_for_the_garbage_collector(
+    database_url: str,
+) -> None:
+    """Everything a request made is freed by reference counting: under load, cycles
+    through the server's ``send`` made the collector a tenth of the CPU time."""
+    import gc
+    import weakref
+
+    @get("/one")
+    async def one(db_session: AsyncSession, db_connection: AsyncConnection) -> int:
+        return int(await db_session.scalar(text("SELECT 1")) or 0)
+
+    app, _ = _app(database_url, [one])
+    async with AsyncTestClient(app):  # runs the lifespan
+        scope: dict[str, Any] = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": "/one", "raw_path": b"/one",
+            "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+            "marker": _Marker(),
+        }  # fmt: skip
+        marker = weakref.ref(scope["marker"])
+        cycle = _ServerCycle(scope)
+        gc.collect()
+        gc.disable()
+        try:
+            await app(scope, cycle.receive, cycle.send)  # type: ignore[arg-type]
+            assert cycle.messages[0]["status"] == 200
+            del scope, cycle
+            assert marker() is None, "the request's scope is kept alive by a reference cycle"
+        finally:
+            gc.enable()

@@ -1,4 +1,4 @@
-"""The fair async pool queue: a waiter is served first once it has waited PATIENCE."""
+"""The fair async pool queue: waiters are served in arrival order, and time out."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
-from project.database.pool import PATIENCE, FairAsyncQueue, FairAsyncQueuePool
+from project.database.pool import FairAsyncQueue, FairAsyncQueuePool
 from project.database.sqlalchemy_internals import (
     AsyncAdaptedQueue,
     AsyncAdaptedQueuePool,
@@ -33,28 +33,26 @@ def _take_now(queue: FairAsyncQueue[str]) -> str | None:
         return None
 
 
-async def test_a_free_item_goes_to_whoever_asks_first_while_nobody_waits_long() -> None:
+async def test_a_returned_item_goes_to_the_waiter_never_to_a_newcomer() -> None:
     queue: FairAsyncQueue[str] = FairAsyncQueue(maxsize=2)
     waiter = asyncio.create_task(_get(queue))
     await asyncio.sleep(0)  # the waiter is in line, but only just
     queue.put_nowait("first")
-    assert _take_now(queue) == "first"  # a newcomer may overtake a fresh waiter
-    await asyncio.sleep(PATIENCE * 2)
-    queue.put_nowait("second")
-    assert _take_now(queue) is None  # now the waiter has waited long enough: it is served
-    assert await waiter == "second"
+    assert _take_now(queue) is None  # a newcomer does not overtake even a fresh waiter
+    assert await waiter == "first"
+    queue.put_nowait("second")  # nobody waits: the next to ask takes it at once
+    assert _take_now(queue) == "second"
 
 
-async def test_a_long_waiter_is_served_before_newcomers() -> None:
-    queue: FairAsyncQueue[str] = FairAsyncQueue(maxsize=2)
-    oldest = asyncio.create_task(_get(queue))
-    await asyncio.sleep(PATIENCE * 2)
-    younger = asyncio.create_task(_get(queue))
-    await asyncio.sleep(0)
-    queue.put_nowait("a")
-    queue.put_nowait("b")
-    assert await oldest == "a"
-    assert await younger == "b"
+async def test_waiters_are_served_in_arrival_order() -> None:
+    queue: FairAsyncQueue[str] = FairAsyncQueue(maxsize=3)
+    waiters = []
+    for _ in range(3):
+        waiters.append(asyncio.create_task(_get(queue)))
+        await asyncio.sleep(0)
+    for item in ("a", "b", "c"):
+        queue.put_nowait(item)
+    assert [await waiter for waiter in waiters] == ["a", "b", "c"]
 
 
 async def test_waiting_times_out_with_empty_and_leaves_the_line() -> None:
@@ -65,10 +63,41 @@ async def test_waiting_times_out_with_empty_and_leaves_the_line() -> None:
     assert _take_now(queue) == "later"
 
 
+async def test_each_wait_keeps_its_own_deadline_on_the_one_timer() -> None:
+    """The timer is set for the oldest deadline; when it fires, younger waits keep theirs."""
+    queue: FairAsyncQueue[str] = FairAsyncQueue(maxsize=2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    short = asyncio.create_task(_get(queue, seconds=0.05))
+    await asyncio.sleep(0)
+    long = asyncio.create_task(_get(queue, seconds=0.3))
+    with pytest.raises(Empty):
+        await short
+    assert loop.time() - started < 0.25
+    assert not long.done()  # still waiting after the first timer fired
+    with pytest.raises(Empty):
+        await long
+    assert loop.time() - started >= 0.3 - 0.01
+
+
+async def test_a_served_waiter_leaves_the_timer_to_the_next_one() -> None:
+    queue: FairAsyncQueue[str] = FairAsyncQueue(maxsize=2)
+    first = asyncio.create_task(_get(queue, seconds=0.1))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(_get(queue, seconds=0.1))
+    await asyncio.sleep(0)
+    queue.put_nowait("served")
+    assert await first == "served"
+    with pytest.raises(Empty):
+        await second  # the timer set for the first wait still ends the second
+    queue.put_nowait("free")
+    assert _take_now(queue) == "free"
+
+
 async def test_a_waiter_cancelled_after_being_served_passes_the_item_on() -> None:
     queue: FairAsyncQueue[str] = FairAsyncQueue(maxsize=1)
     cancelled = asyncio.create_task(_get(queue))
-    await asyncio.sleep(PATIENCE * 2)
+    await asyncio.sleep(0)
     patient = asyncio.create_task(_get(queue))
     await asyncio.sleep(0)
     queue.put_nowait("connection")  # handed to the first waiter...
@@ -76,6 +105,17 @@ async def test_a_waiter_cancelled_after_being_served_passes_the_item_on() -> Non
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     assert await patient == "connection"
+
+
+async def test_a_waiter_cancelled_while_waiting_leaves_the_line() -> None:
+    queue: FairAsyncQueue[str] = FairAsyncQueue(maxsize=1)
+    cancelled = asyncio.create_task(_get(queue))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    queue.put_nowait("connection")
+    assert _take_now(queue) == "connection"
 
 
 def test_sqlalchemy_still_has_the_internals_the_fair_pool_relies_on() -> None:
@@ -113,7 +153,7 @@ async def test_a_real_engine_waits_on_the_fair_queue(one_connection_engine: Asyn
     assert isinstance(engine.pool, FairAsyncQueuePool)
     assert isinstance(engine.pool._pool, FairAsyncQueue)
     waiting = asyncio.create_task(engine.connect().start())
-    await asyncio.sleep(PATIENCE * 2)
+    await asyncio.sleep(0.05)
     assert not waiting.done()
     await first.close()
     second = await asyncio.wait_for(waiting, 5)

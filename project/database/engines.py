@@ -170,24 +170,24 @@ def _sqlite_events(engine: Engine, *, wal: bool, immediate: bool) -> None:
 
 
 def _ping_when_idle(engine: Engine, idle_after: float) -> None:
-    """Ping a pooled connection only when it sat idle longer than ``idle_after`` seconds.
+    """Ping a pooled connection only when it sat unused longer than ``idle_after`` seconds.
 
     ``pool_pre_ping`` pays a round trip on every checkout; a connection that
     was used a moment ago is almost always alive, and one that died anyway is
-    invalidated by SQLAlchemy on the first error.
+    invalidated by SQLAlchemy on the first error. Time is counted from the
+    previous checkout (one listener per checkout, none per checkin), so a
+    connection held for longer than ``idle_after`` is pinged once more than
+    it needs to be.
     """
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        record.info[_LAST_USED] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        now = time.monotonic()
         last_used = record.info.get(_LAST_USED)
-        if last_used is None or time.monotonic() - last_used < idle_after:
+        record.info[_LAST_USED] = now
+        if last_used is None or now - last_used < idle_after:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             raise DisconnectionError(f"connection idle for over {idle_after}s is gone") from exc
-        record.info[_LAST_USED] = time.monotonic()

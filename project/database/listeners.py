@@ -23,7 +23,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_async_sessionmaker", "make_sync_sessionmaker", "settle"]
+__all__ = [
+    "file_work_running",
+    "make_async_sessionmaker",
+    "make_sync_sessionmaker",
+    "pending",
+    "settle",
+]
 
 logger = logging.getLogger("project.database")
 
@@ -61,7 +67,9 @@ def make_async_sessionmaker(
 
     SQLAlchemy fires session events on the sync ``Session`` inside an
     ``AsyncSession``, so (as advanced-alchemy does) the listeners go on a
-    sync ``sessionmaker`` used as ``sync_session_class``.
+    sync ``sessionmaker``. Events listened on a sessionmaker live on the
+    subclass it made (``inner.class_``); that subclass is the
+    ``sync_session_class``, so making a session skips the maker's call.
     """
     from advanced_alchemy._listeners import (
         AsyncCacheListener,
@@ -76,7 +84,7 @@ def make_async_sessionmaker(
     event.listen(inner, "before_flush", touch_updated_timestamp)
     event.listen(inner, "after_commit", AsyncCacheListener.after_commit)
     event.listen(inner, "after_rollback", AsyncCacheListener.after_rollback)
-    return async_sessionmaker(bind, sync_session_class=inner, **options)
+    return async_sessionmaker(bind, sync_session_class=inner.class_, **options)
 
 
 def _after_commit(session: Session) -> None:
@@ -85,7 +93,9 @@ def _after_commit(session: Session) -> None:
     tracker = get_file_tracker(session, create=False)
     if tracker is not None:
         session.info.pop(_TRACKER, None)
-        _start(session, tracker.commit_async(), "store the files of a committed FileObject")
+        # Every flush makes a tracker; most have nothing to store: no task for those.
+        if _queued(tracker, "pending_saves", "pending_deletes"):
+            _start(session, tracker.commit_async(), "store the files of a committed FileObject")
 
 
 def _after_rollback(session: Session) -> None:
@@ -94,7 +104,14 @@ def _after_rollback(session: Session) -> None:
     tracker = get_file_tracker(session, create=False)
     if tracker is not None:
         session.info.pop(_TRACKER, None)
-        _start(session, tracker.rollback_async(), "remove the files of a rolled-back FileObject")
+        if _queued(tracker, "_saved_in_transaction"):
+            what = "remove the files of a rolled-back FileObject"
+            _start(session, tracker.rollback_async(), what)
+
+
+def _queued(tracker: object, *collections: str) -> bool:
+    """Whether the tracker holds file work (an attribute it lacks: assume it does)."""
+    return any(getattr(tracker, name, True) for name in collections)
 
 
 def _start(session: Session, work: Coroutine[Any, Any, None], what: str) -> None:
@@ -109,6 +126,19 @@ async def _logged(work: Coroutine[Any, Any, None], what: str) -> None:
         await work
     except Exception:
         logger.exception("Could not %s; the database change stands.", what)
+
+
+def file_work_running() -> bool:
+    """Whether any session of the process has file uploads or deletions under way."""
+    return bool(_running)
+
+
+def pending(resource: object) -> bool:
+    """Whether a session's last commit or rollback started file work not yet awaited.
+
+    Checks the process-wide set first: on the hot path no file work runs at all.
+    """
+    return bool(_running) and isinstance(resource, AsyncSession) and _PENDING in resource.info
 
 
 async def settle(session: AsyncSession | Session) -> None:

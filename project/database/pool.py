@@ -1,19 +1,20 @@
-"""An async connection pool that does not starve its waiters.
+"""An async connection pool that serves its waiters in arrival order.
 
-SQLAlchemy's ``AsyncAdaptedQueuePool`` lets a newly arriving request take a
-connection that was just returned while older requests are still waiting. That
-keeps connections busy, but under load a waiter can be overtaken again and
-again: a p99 hundreds of times the median. This pool keeps the fast path (a
-free connection goes to whoever asks first) until a waiter has waited longer
-than ``PATIENCE``; from then on returned connections go to the longest waiter.
+SQLAlchemy's ``AsyncAdaptedQueuePool`` wakes a waiter when a connection comes
+back, but a request arriving in between takes that connection first, and the
+woken waiter queues again. Under load a waiter can be overtaken again and
+again (a p99 hundreds of times the median), and every overtaking costs a
+wake-up and a new wait. Here a returned connection goes straight to the
+longest waiter: nobody overtakes, and each wait costs one future. Waits time
+out on one timer per queue (set for the oldest deadline), not one per wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from project.database.sqlalchemy_internals import (
     AsyncAdaptedQueue,
@@ -23,33 +24,29 @@ from project.database.sqlalchemy_internals import (
 )
 
 _T = TypeVar("_T")
-
-PATIENCE = 0.02  # seconds a waiter may be overtaken before it is served first
-_RETRY: Any = object()  # "a connection was queued: try to take it"
-
-
-@dataclass
-class _Waiter(Generic[_T]):
-    since: float
-    future: asyncio.Future[_T]
+_EARLY = 0.001  # seconds: asyncio may run a timer this much before its time
 
 
 class FairAsyncQueue(AsyncAdaptedQueue[_T]):
-    """An asyncio queue whose blocking ``get`` cannot be overtaken for long."""
+    """An asyncio queue whose blocking ``get`` is served first come, first served.
+
+    While anyone waits the queue itself stays empty (each item returned goes
+    to a waiter), so the fast path of ``get`` never overtakes a waiter.
+    """
 
     def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
         super().__init__(maxsize, use_lifo)
-        self._waiters: deque[_Waiter[_T]] = deque()
+        self._waiters: deque[tuple[float, asyncio.Future[_T]]] = deque()  # (deadline, waiter)
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def put_nowait(self, item: _T) -> None:
-        waiter = self._first_waiter()
-        if waiter is None:
-            super().put_nowait(item)
-        elif waiter.future.get_loop().time() - waiter.since > PATIENCE:
-            self._waiters.popleft().future.set_result(item)
-        else:
-            super().put_nowait(item)
-            self._waiters.popleft().future.set_result(_RETRY)
+        while self._waiters:
+            waiter = self._waiters.popleft()[1]
+            if not waiter.done():  # not timed out, not cancelled
+                waiter.set_result(item)
+                return
+        super().put_nowait(item)
 
     def get(self, block: bool = True, timeout: float | None = None) -> _T:
         try:
@@ -59,66 +56,50 @@ class FairAsyncQueue(AsyncAdaptedQueue[_T]):
                 raise Empty() from None
         return await_(self._wait(timeout))
 
-    def _first_waiter(self) -> _Waiter[_T] | None:
-        while self._waiters and self._waiters[0].future.done():
-            self._waiters.popleft()
-        return self._waiters[0] if self._waiters else None
-
-    def _wake_first(self) -> None:
-        if self._first_waiter() is not None:
-            self._waiters.popleft().future.set_result(_RETRY)
-
-    def _enqueue(self, waiter: _Waiter[_T]) -> None:
-        """Keep waiters in arrival order, also when one comes back after a retry."""
-        index = len(self._waiters)
-        while index and self._waiters[index - 1].since > waiter.since:
-            index -= 1
-        self._waiters.insert(index, waiter)
-
     async def _wait(self, seconds: float | None) -> _T:
         loop = asyncio.get_running_loop()
-        since = loop.time()
-        while True:
-            waiter: _Waiter[_T] = _Waiter(since, loop.create_future())
-            self._enqueue(waiter)
-            left = None if seconds is None else since + seconds - loop.time()
-            # A timer, not asyncio.wait_for: that would start a task for every wait.
-            timer = None if left is None else loop.call_later(left, _expire, waiter.future)
-            try:
-                result = await waiter.future
-            except BaseException:
-                self._pass_on(waiter.future)
-                raise
-            finally:
-                if timer is not None:
-                    timer.cancel()
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-            if result is not _RETRY:
-                return result
-            try:
-                return self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                continue  # overtaken; wait again, still in our original place
+        waiter: asyncio.Future[_T] = loop.create_future()
+        deadline = math.inf if seconds is None else loop.time() + seconds
+        self._waiters.append((deadline, waiter))
+        if deadline != math.inf and (self._timer is None or self._timer_loop is not loop):
+            self._start_timer(loop, deadline)
+        try:
+            return await waiter
+        except BaseException:
+            self._pass_on(waiter)
+            raise
 
-    def _pass_on(self, future: asyncio.Future[_T]) -> None:
-        """A waiter cancelled after being served gives what it got to the next one."""
-        if not future.done() or future.cancelled() or future.exception() is not None:
+    def _start_timer(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        self._timer = loop.call_at(when, self._expire, loop)
+        self._timer_loop = loop
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Fail the waits past their deadline; set the timer for the next one."""
+        self._timer = None
+        now = loop.time() + _EARLY
+        for deadline, waiter in self._waiters:
+            if deadline <= now and not waiter.done():
+                waiter.set_exception(Empty())
+        self._waiters = deque(entry for entry in self._waiters if not entry[1].done())
+        deadlines = [deadline for deadline, _ in self._waiters if deadline != math.inf]
+        if deadlines:
+            self._start_timer(loop, min(deadlines))
+
+    def _pass_on(self, waiter: asyncio.Future[_T]) -> None:
+        """A waiter that gave up leaves the line; one served as it was cancelled passes it on."""
+        if not waiter.done():
+            waiter.cancel()
+        if waiter.cancelled() or waiter.exception() is not None:
+            for index, (_, queued) in enumerate(self._waiters):
+                if queued is waiter:
+                    del self._waiters[index]
+                    break
             return
-        result = future.result()
-        if result is _RETRY:
-            self._wake_first()
-        else:
-            self.put_nowait(result)
-
-
-def _expire(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(Empty())
+        self.put_nowait(waiter.result())
 
 
 class FairAsyncQueuePool(AsyncAdaptedQueuePool):
-    """``AsyncAdaptedQueuePool`` on a queue that does not starve its waiters."""
+    """``AsyncAdaptedQueuePool`` on a queue that serves its waiters in order."""
 
     _queue_class: Any = FairAsyncQueue
     # Log as SQLAlchemy's pools do, under "sqlalchemy" (quiet unless echo_pool is on).

@@ -39,6 +39,12 @@ class UnitOfWork:
         """Whether ending this work means a COMMIT or ROLLBACK on the server."""
         return self.atomic and self.resource.in_transaction()
 
+    def unfinished(self) -> bool:
+        """Whether ``finish`` has anything to do: a transaction, or file work to wait for."""
+        if self.atomic and self.resource.in_transaction():
+            return True
+        return listeners.pending(self.resource)
+
     async def finish(self, success: bool) -> None:
         """Commit (when atomic and successful) or roll back whatever transaction is open.
 
