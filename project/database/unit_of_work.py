@@ -41,9 +41,7 @@ class UnitOfWork:
 
     def unfinished(self) -> bool:
         """Whether ``finish`` has anything to do: a transaction, or file work to wait for."""
-        if self.atomic and self.resource.in_transaction():
-            return True
-        return listeners.pending(self.resource)
+        return self.holds_transaction() or listeners.pending(self.resource)
 
     async def finish(self, success: bool) -> None:
         """Commit (when atomic and successful) or roll back whatever transaction is open.
