@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, TypeVar, cast
 
-import anyio
 import anyio.to_thread
 from advanced_alchemy.exceptions import RepositoryError
 from litestar import Litestar, Request, Response
@@ -49,7 +48,7 @@ from project.database import (
     sqlite_guard,
 )
 from project.database.binding import binding_for
-from project.database.unit_of_work import UnitOfWork
+from project.database.unit_of_work import UnitOfWork, uninterrupted
 from project.errors import DatabaseStartupError, SettingsError
 from project.schema import DatabaseSettings, TransactionMode
 from project.startup_errors import install as one_paragraph_errors
@@ -130,14 +129,14 @@ def _last_part(message: Message) -> bool:
 async def _finish(opened: list[UnitOfWork], success: bool) -> None:
     """End every transaction of the request; a failure is tagged with the alias that raised it.
 
-    Shielded: a COMMIT cut off by a client that left would leave its outcome unknown.
+    Shielded: a COMMIT cut off by a request cancelled meanwhile (a server that
+    cancels when the client leaves, a timeout) would leave its outcome unknown.
     """
     for item in opened:
         if item.holds_transaction():
-            with anyio.CancelScope(shield=True):
-                await _finish_each(opened, success)
+            await uninterrupted(_finish_each(opened, success))
             return
-    # Autocommit, or already ended: no COMMIT to protect, no cancel scope to pay for.
+    # Autocommit, or already ended: no COMMIT to protect, no task to pay for.
     await _finish_each(opened, success)
 
 
@@ -548,6 +547,7 @@ async def _startup_check(
             "to start anyway."
         )
     logger.warning(message)
+
 
 def registry_of(app: Litestar) -> DatabaseRegistry:
     """The registry the app's ``DatabasePlugin`` serves, else the settings' own."""

@@ -53,3 +53,36 @@ def database_url(
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+SLOW_COMMIT_SECONDS = 0.5
+
+
+@pytest.fixture
+def slow_commit_table(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL table ``(id int primary key, name text)`` whose COMMIT takes half a second.
+
+    A deferred constraint trigger sleeps at commit time, so a test can cancel
+    a task while its COMMIT is on the server.
+    """
+    import uuid
+
+    import psycopg2
+
+    name = f"slow_{uuid.uuid4().hex[:12]}"
+    connection = psycopg2.connect(postgres_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {name} (id int PRIMARY KEY, name text);"
+            f"CREATE FUNCTION {name}_sleep() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_sleep({SLOW_COMMIT_SECONDS}); RETURN NULL; END $$;"
+            f"CREATE CONSTRAINT TRIGGER {name}_at_commit AFTER INSERT ON {name} "
+            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {name}_sleep();"
+        )
+    try:
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {name}; DROP FUNCTION {name}_sleep();")
+        connection.close()

@@ -264,6 +264,29 @@ async def test_a_cancelled_session_leaks_no_connection(
         assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
 
 
+async def test_a_commit_under_way_completes_when_its_task_is_cancelled(
+    postgres_url: str, make_manager: MakeManager, slow_commit_table: str
+) -> None:
+    """Cut off half-way, a COMMIT's outcome would be unknown: it finishes, then the task ends."""
+    manager = make_manager(postgres_url)
+    committing = asyncio.Event()
+
+    async def user() -> None:
+        async with manager.session() as session:
+            await session.execute(text(f"INSERT INTO {slow_commit_table} VALUES (1, 'kept')"))
+            committing.set()
+
+    task = asyncio.create_task(user())
+    await committing.wait()
+    await asyncio.sleep(0.1)  # the COMMIT is on the server, its trigger asleep
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert count_rows(manager, slow_commit_table) == 1
+    assert manager.async_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
 async def test_a_session_cancelled_mid_query_leaks_no_connection(
     postgres_url: str, make_manager: MakeManager, app_name: str
 ) -> None:

@@ -290,6 +290,25 @@ async def test_a_streaming_body_may_use_the_session_and_returns_its_connection(
         assert plugin.registry["default"].async_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+def _start_post(app: Litestar, path: str, sent: list[Any]) -> asyncio.Task[None]:
+    """``POST path`` called directly on this loop (the test client would run the app on
+    another one, out of reach of ``cancel()``); what the app sends goes to ``sent``."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+        "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    return asyncio.create_task(app(scope, receive, send))  # type: ignore[arg-type]
+
+
 async def test_a_request_cancelled_mid_handler_returns_its_connection(
     database_url: str, table: str
 ) -> None:
@@ -302,22 +321,8 @@ async def test_a_request_cancelled_mid_handler_returns_its_connection(
         started.set()
         await asyncio.sleep(30)
 
-    # Called directly on this loop (the test client would run it on another one).
     app, plugin = _app(database_url, [slow], startup_check="off")
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-        "method": "POST", "scheme": "http", "path": "/slow", "raw_path": b"/slow",
-        "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
-        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
-    }  # fmt: skip
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Any) -> None:
-        pass
-
-    request = asyncio.create_task(app(scope, receive, send))  # type: ignore[arg-type]
+    request = _start_post(app, "/slow", [])
     await started.wait()
     pool = plugin.registry["default"].async_engine.pool
     assert pool.checkedout() == 1  # type: ignore[attr-defined]
@@ -328,6 +333,32 @@ async def test_a_request_cancelled_mid_handler_returns_its_connection(
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
     await plugin.registry.close_all()
     assert _count(database_url, table) == 0
+
+
+async def test_a_commit_under_way_completes_when_the_request_is_cancelled(
+    postgres_url: str, slow_commit_table: str
+) -> None:
+    """A server that cancels the request (client gone, timeout) during the COMMIT
+    gets its cancellation after the COMMIT ends: the row is stored, nothing leaks."""
+    returned = asyncio.Event()
+
+    @post("/kept")
+    async def kept(db_session: AsyncSession) -> None:
+        await db_session.execute(text(f"INSERT INTO {slow_commit_table} VALUES (1, 'kept')"))
+        returned.set()
+
+    app, plugin = _app(postgres_url, [kept], startup_check="off")
+    sent: list[Any] = []
+    request = _start_post(app, "/kept", sent)
+    await returned.wait()
+    await asyncio.sleep(0.1)  # the COMMIT is on the server, its trigger asleep
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert sent == []  # cancelled before the response started
+    assert _count(postgres_url, slow_commit_table) == 1
+    assert plugin.registry["default"].async_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    await plugin.registry.close_all()
 
 
 async def test_a_handler_without_a_session_costs_no_database_work(database_url: str) -> None:

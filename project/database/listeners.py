@@ -6,22 +6,25 @@ files, undo uploads on rollback), the ``updated_at`` touch and its cache
 invalidation. Without them a ``FileObject`` row commits and its file is never
 stored.
 
-One difference on the async side: advanced-alchemy uploads in a task nobody
-waits for, so the response can go out before the file exists. Here the task
-is kept on the session, and ``settle(session)`` (the plugin calls it after the
-request's commit, ``manager.session()`` after its own) waits for it.
+What differs: advanced-alchemy uploads in a task nobody waits for, so the
+response can go out before the file exists; here the task is kept on the
+session, and ``settle(session)`` (the plugin calls it after the request's
+commit, ``manager.session()`` after its own) waits for it. And what they cost
+a write is cut: the ``FileObject`` listener runs only for models with such a
+column, and their on/off switches are read once per sessionmaker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Mapper, Session, sessionmaker
 
 __all__ = [
     "file_work_running",
@@ -35,7 +38,10 @@ logger = logging.getLogger("project.database")
 
 _PENDING = "project_file_operations"  # session.info key: file tasks not yet awaited
 _TRACKER = "_aa_file_tracker"  # advanced-alchemy's own session.info key for its tracker
+_SWITCHES = ("enable_file_object_listener", "enable_cache_listener")  # its info keys
 _running: set[asyncio.Task[None]] = set()  # keeps unawaited tasks alive until they finish
+_file_models: WeakKeyDictionary[type, bool] = WeakKeyDictionary()  # see _stores_files
+_FlushListener = Callable[[Session, Any, Any], None]
 
 
 # advanced-alchemy's listener module imports Litestar: it is imported when the first
@@ -50,8 +56,8 @@ def make_sync_sessionmaker(bind: Any, **options: Any) -> sessionmaker[Session]:
         touch_updated_timestamp,
     )
 
-    maker: sessionmaker[Session] = sessionmaker(bind, **options)
-    event.listen(maker, "before_flush", SyncFileObjectListener.before_flush)
+    maker: sessionmaker[Session] = sessionmaker(bind, info=_switches(bind), **options)
+    event.listen(maker, "before_flush", _when_files(SyncFileObjectListener.before_flush))
     event.listen(maker, "after_commit", SyncFileObjectListener.after_commit)
     event.listen(maker, "after_rollback", SyncFileObjectListener.after_rollback)
     event.listen(maker, "before_flush", touch_updated_timestamp)
@@ -78,35 +84,70 @@ def make_async_sessionmaker(
     )
 
     inner: sessionmaker[Session] = sessionmaker(class_=session_class)
-    event.listen(inner, "before_flush", BaseFileObjectListener.before_flush)
+    event.listen(inner, "before_flush", _when_files(BaseFileObjectListener.before_flush))
     event.listen(inner, "after_commit", _after_commit)
     event.listen(inner, "after_rollback", _after_rollback)
     event.listen(inner, "before_flush", touch_updated_timestamp)
     event.listen(inner, "after_commit", AsyncCacheListener.after_commit)
     event.listen(inner, "after_rollback", AsyncCacheListener.after_rollback)
-    return async_sessionmaker(bind, sync_session_class=inner.class_, **options)
+    return async_sessionmaker(
+        bind, sync_session_class=inner.class_, info=_switches(bind), **options
+    )
+
+
+def _switches(bind: Any) -> dict[str, bool]:
+    """advanced-alchemy's on/off switches for its listeners, for every session's ``info``.
+
+    Its listeners look in ``session.info`` first; without the keys there they
+    call ``bind.execution_options()``, which makes a new ``OptionEngine``, on
+    every flush and commit (most of what the listeners cost a POST). So the
+    bind's own options (``enable_file_object_listener=False`` turns file
+    storage off) are read here, once; a session may still set its own.
+    """
+    options = bind.get_execution_options() if bind is not None else {}
+    return {key: bool(options.get(key, True)) for key in _SWITCHES}
+
+
+def _when_files(before_flush: _FlushListener) -> _FlushListener:
+    """advanced-alchemy's FileObject ``before_flush``, for flushes of models with a FileObject.
+
+    It inspects every column of every new, changed and deleted instance and
+    makes a file tracker on each flush; a flush of models without a
+    ``FileObject`` column (most of them) skips it.
+    """
+
+    def track_files(session: Session, flush_context: Any, instances: Any) -> None:
+        changed = (session.new, session.dirty, session.deleted)
+        if any(_stores_files(type(instance)) for group in changed for instance in group):
+            before_flush(session, flush_context, instances)
+
+    return track_files
+
+
+def _stores_files(model: type) -> bool:
+    """Whether the mapped class has a ``FileObject`` (``StoredObject``) column; cached."""
+    known = _file_models.get(model)
+    if known is None:
+        from advanced_alchemy.types.file_object import StoredObject
+
+        mapper: Mapper[Any] = inspect(model)
+        known = any(isinstance(column.type, StoredObject) for column in mapper.columns)
+        _file_models[model] = known
+    return known
 
 
 def _after_commit(session: Session) -> None:
-    from advanced_alchemy._listeners import get_file_tracker
-
-    tracker = get_file_tracker(session, create=False)
-    if tracker is not None:
-        session.info.pop(_TRACKER, None)
-        # Every flush makes a tracker; most have nothing to store: no task for those.
-        if _queued(tracker, "pending_saves", "pending_deletes"):
-            _start(session, tracker.commit_async(), "store the files of a committed FileObject")
+    tracker = session.info.pop(_TRACKER, None)
+    # A flush of a FileObject model makes a tracker; it may have nothing to store.
+    if tracker is not None and _queued(tracker, "pending_saves", "pending_deletes"):
+        _start(session, tracker.commit_async(), "store the files of a committed FileObject")
 
 
 def _after_rollback(session: Session) -> None:
-    from advanced_alchemy._listeners import get_file_tracker
-
-    tracker = get_file_tracker(session, create=False)
-    if tracker is not None:
-        session.info.pop(_TRACKER, None)
-        if _queued(tracker, "_saved_in_transaction"):
-            what = "remove the files of a rolled-back FileObject"
-            _start(session, tracker.rollback_async(), what)
+    tracker = session.info.pop(_TRACKER, None)
+    if tracker is not None and _queued(tracker, "_saved_in_transaction"):
+        what = "remove the files of a rolled-back FileObject"
+        _start(session, tracker.rollback_async(), what)
 
 
 def _queued(tracker: object, *collections: str) -> bool:

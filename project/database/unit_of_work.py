@@ -10,10 +10,10 @@ task is being cancelled.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -85,6 +85,27 @@ class UnitOfWork:
             await resource.close()
 
 
+async def uninterrupted(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even if this task is cancelled meanwhile, then be cancelled.
+
+    For a COMMIT: cut off half-way, its outcome would be unknown. ``asyncio.shield``
+    alone would return at once and leave the work running; anyio's shielded
+    cancel scope does not stop ``Task.cancel()`` (what servers and timeouts use).
+    """
+    task = asyncio.ensure_future(work)
+    interrupted: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError as exc:
+            interrupted = exc
+    if interrupted is not None:
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is what the caller sees
+        raise interrupted
+    task.result()
+
+
 def _being_cancelled() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
@@ -102,7 +123,8 @@ async def transaction(
     work = UnitOfWork(resource, True, manager)
     try:
         yield resource
-        await work.finish(success=True)
+        finishing = work.finish(success=True)
+        await (uninterrupted(finishing) if work.holds_transaction() else finishing)
     except BaseException as exc:
         await work.abort(exc)
         explained = manager.explain(exc) if isinstance(exc, Exception) else exc

@@ -23,7 +23,7 @@ from project.database import DatabaseRegistry
 from project.errors import SettingsError
 from project.schema import DatabaseSettings
 from tests.compat.harness import make_plugin, reset_tables, rows, stored_files, use_file_store
-from tests.compat.models import FILES, Doc
+from tests.compat.models import FILES, Doc, Todo
 
 TITLES = "SELECT title FROM compat_todo ORDER BY title"
 
@@ -290,3 +290,45 @@ async def test_an_app_level_handler_for_a_base_class_keeps_the_errors(tmp_path: 
     async with AsyncTestClient(app) as client:
         response = await client.get("/missing")
     assert (response.status_code, response.json()) == (599, {"caught": "NotFoundError"})
+
+
+async def test_a_flush_of_models_without_file_columns_tracks_no_files(tmp_path: Path) -> None:
+    """advanced-alchemy's FileObject listener runs only for models with a FileObject column."""
+    use_file_store(tmp_path / "files")
+    url = f"sqlite:///{tmp_path / 'flush.sqlite3'}"
+    reset_tables(url)
+    manager = DatabaseRegistry({"default": DatabaseSettings(URL=url)})["default"]
+    try:
+        async with manager.session() as session:
+            session.add(Todo(title="plain"))
+            await session.flush()
+            assert "_aa_file_tracker" not in session.info
+            session.add(Doc(name="doc", file=FileObject(backend=FILES, filename="d.txt")))
+            await session.flush()
+            assert "_aa_file_tracker" in session.info
+    finally:
+        await manager.close()
+
+
+async def test_the_engines_file_object_switch_holds_and_a_session_may_turn_it_back_on(
+    tmp_path: Path,
+) -> None:
+    """``enable_file_object_listener`` as advanced-alchemy reads it: engine option, session info."""
+    use_file_store(tmp_path / "files")
+    url = f"sqlite:///{tmp_path / 'switch.sqlite3'}"
+    reset_tables(url)
+    manager = DatabaseRegistry({"default": DatabaseSettings(URL=url)})["default"]
+    manager.async_engine.update_execution_options(enable_file_object_listener=False)
+    try:
+        async with manager.session() as session:
+            session.add(
+                Doc(name="off", file=FileObject(backend=FILES, filename="off.txt", content=b"-"))
+            )
+        async with manager.session() as session:
+            session.info["enable_file_object_listener"] = True
+            session.add(
+                Doc(name="on", file=FileObject(backend=FILES, filename="on.txt", content=b"+"))
+            )
+        assert stored_files(tmp_path / "files") == {"on.txt": b"+"}
+    finally:
+        await manager.close()
