@@ -104,7 +104,9 @@ def _switches(bind: Any) -> dict[str, bool]:
     bind's own options (``enable_file_object_listener=False`` turns file
     storage off) are read here, once; a session may still set its own.
     """
-    options = bind.get_execution_options() if bind is not None else {}
+    # An AsyncEngine or AsyncConnection keeps its options on its sync side.
+    sync = getattr(bind, "sync_connection", None) or getattr(bind, "sync_engine", None) or bind
+    options = sync.get_execution_options() if sync is not None else {}
     return {key: bool(options.get(key, True)) for key in _SWITCHES}
 
 
