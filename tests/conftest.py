@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.postgres import ThrowawayCluster, find_postgres
+from tests.postgres import ThrowawayCluster, created, find_postgres
 
 _postgres_url: str | None = None
 _postgres_reason = ""
@@ -65,24 +66,13 @@ def slow_commit_table(postgres_url: str) -> Iterator[str]:
     A deferred constraint trigger sleeps at commit time, so a test can cancel
     a task while its COMMIT is on the server.
     """
-    import uuid
-
-    import psycopg2
-
     name = f"slow_{uuid.uuid4().hex[:12]}"
-    connection = psycopg2.connect(postgres_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE {name} (id int PRIMARY KEY, name text);"
-            f"CREATE FUNCTION {name}_sleep() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN PERFORM pg_sleep({SLOW_COMMIT_SECONDS}); RETURN NULL; END $$;"
-            f"CREATE CONSTRAINT TRIGGER {name}_at_commit AFTER INSERT ON {name} "
-            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {name}_sleep();"
-        )
-    try:
+    create = (
+        f"CREATE TABLE {name} (id int PRIMARY KEY, name text);"
+        f"CREATE FUNCTION {name}_sleep() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN PERFORM pg_sleep({SLOW_COMMIT_SECONDS}); RETURN NULL; END $$;"
+        f"CREATE CONSTRAINT TRIGGER {name}_at_commit AFTER INSERT ON {name} "
+        f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {name}_sleep();"
+    )
+    with created(postgres_url, create, f"DROP TABLE {name}; DROP FUNCTION {name}_sleep();"):
         yield name
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {name}; DROP FUNCTION {name}_sleep();")
-        connection.close()

@@ -12,6 +12,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -27,6 +29,23 @@ def _answers(url: str) -> str | None:
     except psycopg2.Error as exc:
         return str(exc).strip().splitlines()[0]
     return None
+
+
+@contextmanager
+def created(url: str, create: str, drop: str) -> Iterator[None]:
+    """Run ``create`` on the server at ``url`` (autocommit), and ``drop`` when the block ends."""
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(create)
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(drop)
+    finally:
+        connection.close()
 
 
 def free_port() -> int:

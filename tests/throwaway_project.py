@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg2
 
 from tests.cli import ROOT, manage
+from tests.postgres import created
 
 SETTINGS = """
 from pathlib import Path
@@ -117,16 +118,9 @@ class Project:
 def fresh_database(server_url: str) -> Iterator[str]:
     """A new, empty database on the server of ``server_url``; yields its name."""
     name = f"test_migrations_flow_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    with created(server_url, f'CREATE DATABASE "{name}"', drop):
         yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def on_database(url: str, name: str) -> str:
