@@ -132,12 +132,10 @@ async def _finish(opened: list[UnitOfWork], success: bool) -> None:
     Shielded: a COMMIT cut off by a request cancelled meanwhile (a server that
     cancels when the client leaves, a timeout) would leave its outcome unknown.
     """
-    for item in opened:
-        if item.holds_transaction():
-            await uninterrupted(_finish_each(opened, success))
-            return
-    # Autocommit, or already ended: no COMMIT to protect, no task to pay for.
-    await _finish_each(opened, success)
+    if any(item.holds_transaction() for item in opened):
+        await uninterrupted(_finish_each(opened, success))
+    else:  # autocommit, or already ended: no COMMIT to protect, no task to pay for
+        await _finish_each(opened, success)
 
 
 async def _finish_each(opened: list[UnitOfWork], success: bool) -> None:
