@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, TypeVar, cast
@@ -66,7 +67,6 @@ logger = logging.getLogger("project.database")
 
 PRIMARY_OPT = "primary"  # the default route opt that keeps a request's reads on the primary
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_WORK = "project.database.work"  # scope key: the request's _Exchange (what it opened)
 SessionT = TypeVar("SessionT", AsyncSession, Session)
 
 
@@ -119,7 +119,7 @@ def _streams(message: HTTPResponseStartEvent) -> bool:
     """A response whose body comes in parts (``Stream``): no Content-Length, not bodiless."""
     if message["status"] in (204, 304):
         return False
-    return b"content-length" not in {name.lower() for name, _ in message.get("headers", ())}
+    return all(name.lower() != b"content-length" for name, _ in message.get("headers", ()))
 
 
 def _last_part(message: Message) -> bool:
@@ -166,9 +166,13 @@ class _TransactionMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        exchange = _Exchange(send, self.commits)
-        scope[_WORK] = exchange  # type: ignore[literal-required]
-        opened = exchange.opened
+        exchange = _Exchange(scope, send, self.commits)
+        # A context variable rather than a scope key: the providers then take no
+        # arguments, which spares Litestar validating a `scope` parameter per request.
+        # It holds a list emptied at the end: whatever copied the context (a task,
+        # a timer) then sees no request and keeps none of its objects alive.
+        current = [exchange]
+        token = _EXCHANGE.set(current)
         try:
             if self.sqlite:
                 with sqlite_guard.request_scope():
@@ -179,13 +183,12 @@ class _TransactionMiddleware:
                 # Background tasks ran after the body: keep what they wrote, or say it was lost.
                 await exchange.end("Commit after a background task failed; its writes are lost")
         finally:
-            # The server's send (in the exchange) refers back to the scope: without
-            # this the request's objects would wait for the garbage collector.
-            del scope[_WORK]  # type: ignore[misc]
+            _EXCHANGE.reset(token)
+            current.clear()
             # Closing returns each connection to its pool, which rolls back whatever
             # was not committed; while the request is being cancelled (a client
             # disconnect) the close is shielded so that it still completes.
-            for item in opened:
+            for item in exchange.opened:
                 await item.close()
 
 
@@ -193,10 +196,11 @@ class _Exchange:
     """One request's database work and response on its way out, and the points
     where its transactions end."""
 
-    __slots__ = ("atomic", "commits", "downstream", "opened", "replaced", "sent", "shared",
-                 "status", "streaming")  # fmt: skip
+    __slots__ = ("atomic", "commits", "downstream", "opened", "replaced", "scope", "sent",
+                 "shared", "status", "streaming")  # fmt: skip
 
-    def __init__(self, downstream: Send, commits: Callable[[int], bool]) -> None:
+    def __init__(self, scope: Scope, downstream: Send, commits: Callable[[int], bool]) -> None:
+        self.scope = scope
         self.opened: list[UnitOfWork] = []  # in the order they end
         self.atomic = False  # whether any of them is atomic
         self.shared: dict[tuple[str, str], Any] = {}  # sessions, connections by (kind, alias)
@@ -212,21 +216,26 @@ class _Exchange:
             return
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            self.streaming = bool(self.opened) and _streams(message)
-            if not self.streaming and self.unfinished():
-                try:
-                    await _finish(self.opened, success=self.commits(self.status))
-                except Exception as exc:
-                    self.replaced = True
-                    await _send_error(self.downstream, exc, self.opened)
-                    return
-        elif self.streaming and _last_part(message):
-            self.streaming = False
-            # Raising after the response started makes the server drop the
-            # connection: the client sees an incomplete body, never a whole 2xx.
-            await self.end("Commit after a stream failed; its body is cut short", reraise=True)
+            # Only work that may hold a transaction or file work has anything to end.
+            if self.atomic or listeners.file_work_running():
+                self.streaming = _streams(message)
+                if not self.streaming and self.unfinished():
+                    try:
+                        await _finish(self.opened, success=self.commits(self.status))
+                    except Exception as exc:
+                        self.replaced = True
+                        await _send_error(self.downstream, exc, self.opened)
+                        return
+        elif _last_part(message):
+            if self.streaming:
+                self.streaming = False
+                # Raising after the response started makes the server drop the
+                # connection: the client sees an incomplete body, never a whole 2xx.
+                await self.end("Commit after a stream failed; its body is cut short", reraise=True)
+            await self.downstream(message)
+            self.sent = True
+            return
         await self.downstream(message)
-        self.sent = self.sent or _last_part(message)
 
     def add(self, work: UnitOfWork, index: int | None = None) -> None:
         """Open ``work`` for this request, to be ended at ``index`` (default: last)."""
@@ -250,6 +259,9 @@ class _Exchange:
                 raise
 
 
+_EXCHANGE: ContextVar[list[_Exchange]] = ContextVar("project.database.exchange")
+
+
 async def _send_error(send: Send, exc: Exception, opened: list[UnitOfWork]) -> None:
     status = faults.status_for(exc) or faults.ERROR
     faults.log(exc, "Commit failed", _fallback(opened), status)
@@ -270,14 +282,16 @@ def _is_atomic(scope: Scope, manager: DatabaseSessionManager, opt_key: str) -> b
     return mode == "atomic"
 
 
-def _work(scope: Scope) -> _Exchange:
-    try:
-        return scope[_WORK]  # type: ignore[literal-required,no-any-return]
-    except KeyError:
+def _current() -> _Exchange:
+    """The request being served: what DatabasePlugin's middleware set for this context."""
+    current = _EXCHANGE.get(())
+    if not current:
         raise RuntimeError(
-            "Database dependencies need DatabasePlugin's middleware; add the plugin to the app "
-            "instead of registering its dependencies by hand."
-        ) from None
+            "Database dependencies need DatabasePlugin's middleware and a request under way; "
+            "add the plugin to the app instead of registering its dependencies by hand, and "
+            "use a request's session only while that request runs."
+        )
+    return current[0]
 
 
 def _shares_connection(manager: DatabaseSessionManager) -> bool:
@@ -295,17 +309,17 @@ def _session_provider(
     kind: Literal["sync", "async"],
     factory: Callable[[bool, bool], Callable[[], SessionT]],
     primary_key: str,
-) -> Callable[[Scope], SessionT]:
+) -> Callable[[], SessionT]:
     """The request's session from ``factory(atomic, primary)``: a plain function, called
     inline; ``primary`` is the route's ``primary_opt_key`` opt (no replica reads)."""
     key = (kind, manager.alias)
 
-    def provide_session(scope: Scope) -> SessionT:
-        work = _work(scope)
+    def provide_session() -> SessionT:
+        work = _current()
         session: SessionT | None = work.shared.get(key)
         if session is None:
-            atomic = _is_atomic(scope, manager, opt_key)
-            primary = bool(scope["route_handler"].opt.get(primary_key))
+            atomic = _is_atomic(work.scope, manager, opt_key)
+            primary = bool(work.scope["route_handler"].opt.get(primary_key))
             session = factory(atomic, primary)()
             work.add(UnitOfWork(session, atomic, manager))
             work.shared[key] = session
@@ -315,32 +329,27 @@ def _session_provider(
 
 
 async def _request_connection(
-    scope: Scope, manager: DatabaseSessionManager, opt_key: str
+    work: _Exchange, manager: DatabaseSessionManager, opt_key: str
 ) -> AsyncConnection:
     """The request's one AsyncConnection to ``manager``'s database, opened on first use."""
-    work = _work(scope)
     key = ("connection", manager.alias)
     connection: AsyncConnection | None = work.shared.get(key)
     if connection is not None:
         return connection
     if not _shares_connection(manager):  # only its own dependency asks for it: no race
-        return await _open_connection(scope, manager, opt_key, work, key)
+        return await _open_connection(work, manager, opt_key, key)
     # On SQLite db_session and db_connection, resolved at once, share it: one opens it.
     async with work.shared.setdefault(("lock", manager.alias), asyncio.Lock()):
         connection = work.shared.get(key)
         if connection is None:
-            connection = await _open_connection(scope, manager, opt_key, work, key)
+            connection = await _open_connection(work, manager, opt_key, key)
     return connection
 
 
 async def _open_connection(
-    scope: Scope,
-    manager: DatabaseSessionManager,
-    opt_key: str,
-    work: _Exchange,
-    key: tuple[str, str],
+    work: _Exchange, manager: DatabaseSessionManager, opt_key: str, key: tuple[str, str]
 ) -> AsyncConnection:
-    atomic = _is_atomic(scope, manager, opt_key)
+    atomic = _is_atomic(work.scope, manager, opt_key)
     engine = manager.async_engine if atomic else manager.autocommit_engine
     try:
         connection = await engine.connect()
@@ -352,20 +361,19 @@ async def _open_connection(
 
 
 async def _request_session(
-    scope: Scope, manager: DatabaseSessionManager, opt_key: str
+    work: _Exchange, manager: DatabaseSessionManager, opt_key: str
 ) -> AsyncSession:
     """The request's AsyncSession; in a SQLite transaction, on the request's one connection."""
-    work = _work(scope)
     key = ("async", manager.alias)
     session: AsyncSession | None = work.shared.get(key)
     if session is not None:
         return session
-    if not (_shares_connection(manager) and _is_atomic(scope, manager, opt_key)):
+    if not (_shares_connection(manager) and _is_atomic(work.scope, manager, opt_key)):
         provider = _session_provider(
             manager, opt_key, "async", manager.async_sessionmaker_for, PRIMARY_OPT
         )
-        return provider(scope)
-    connection = await _request_connection(scope, manager, opt_key)
+        return provider()
+    connection = await _request_connection(work, manager, opt_key)
     session = work.shared.get(key)
     if session is None:
         # "control_fully": the session's commit commits the connection's transaction,
@@ -388,15 +396,15 @@ def _async_session_dependency(
         )
         return Provide(provider, sync_to_thread=False)
 
-    async def provide_session(scope: Scope) -> AsyncSession:
-        return await _request_session(scope, manager, opt_key)
+    async def provide_session() -> AsyncSession:
+        return await _request_session(_current(), manager, opt_key)
 
     return Provide(provide_session)
 
 
 def _connection_dependency(manager: DatabaseSessionManager, opt_key: str) -> Provide:
-    async def provide_connection(scope: Scope) -> AsyncConnection:
-        return await _request_connection(scope, manager, opt_key)
+    async def provide_connection() -> AsyncConnection:
+        return await _request_connection(_current(), manager, opt_key)
 
     return Provide(provide_connection)
 
@@ -426,7 +434,7 @@ async def request_session(
             "request_session() needs DatabasePlugin on the app; add plugins=[DatabasePlugin()]."
         ) from None
     manager = plugin.registry[alias]
-    return await _request_session(scope, manager, plugin.config.transaction_opt_key)
+    return await _request_session(_current(), manager, plugin.config.transaction_opt_key)
 
 
 class DatabasePlugin(InitPluginProtocol):
@@ -557,8 +565,8 @@ def registry_of(app: Litestar) -> DatabaseRegistry:
 
 def _database_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """The one error mapping (``project.database.faults``) as a response, logged once when 5xx."""
-    work: _Exchange | None = request.scope.get(_WORK)  # type: ignore[assignment]
-    opened = work.opened if work is not None else []
+    current = _EXCHANGE.get(())
+    opened = current[0].opened if current else []
     if isinstance(exc, sa_exc.TimeoutError) and opened:
         exc = cast("Exception", opened[0].manager.explain(exc))
     status = faults.status_for(exc)
