@@ -122,10 +122,6 @@ def _streams(message: HTTPResponseStartEvent) -> bool:
     return all(name.lower() != b"content-length" for name, _ in message.get("headers", ()))
 
 
-def _last_part(message: Message) -> bool:
-    return message["type"] == "http.response.body" and not message.get("more_body", False)
-
-
 async def _finish(opened: list[UnitOfWork], success: bool) -> None:
     """End every transaction of the request; a failure is tagged with the alias that raised it.
 
@@ -226,7 +222,7 @@ class _Exchange:
                         self.replaced = True
                         await _send_error(self.downstream, exc, self.opened)
                         return
-        elif _last_part(message):
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
             if self.streaming:
                 self.streaming = False
                 # Raising after the response started makes the server drop the
@@ -331,14 +327,14 @@ def _session_provider(
 async def _request_connection(
     work: _Exchange, manager: DatabaseSessionManager, opt_key: str
 ) -> AsyncConnection:
-    """The request's one AsyncConnection to ``manager``'s database, opened on first use."""
+    """The request's one AsyncConnection to a SQLite database, opened on first use.
+
+    db_session and db_connection, resolved at once, share it: one opens it.
+    """
     key = ("connection", manager.alias)
     connection: AsyncConnection | None = work.shared.get(key)
     if connection is not None:
         return connection
-    if not _shares_connection(manager):  # only its own dependency asks for it: no race
-        return await _open_connection(work, manager, opt_key, key)
-    # On SQLite db_session and db_connection, resolved at once, share it: one opens it.
     async with work.shared.setdefault(("lock", manager.alias), asyncio.Lock()):
         connection = work.shared.get(key)
         if connection is None:
@@ -403,8 +399,17 @@ def _async_session_dependency(
 
 
 def _connection_dependency(manager: DatabaseSessionManager, opt_key: str) -> Provide:
+    if _shares_connection(manager):
+
+        async def provide_shared_connection() -> AsyncConnection:
+            return await _request_connection(_current(), manager, opt_key)
+
+        return Provide(provide_shared_connection)
+    key = ("connection", manager.alias)
+
     async def provide_connection() -> AsyncConnection:
-        return await _request_connection(_current(), manager, opt_key)
+        # Litestar resolves a dependency once per request: nothing else opens this one.
+        return await _open_connection(_current(), manager, opt_key, key)
 
     return Provide(provide_connection)
 

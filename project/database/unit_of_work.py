@@ -79,7 +79,7 @@ class UnitOfWork:
         resource = self.resource
         if isinstance(resource, Session):
             await anyio.to_thread.run_sync(resource.close)  # not cancellable by default
-        elif _being_cancelled():
+        elif (task := asyncio.current_task()) is not None and task.cancelling():
             await asyncio.shield(resource.close())
         else:
             await resource.close()
@@ -104,11 +104,6 @@ async def uninterrupted(work: Coroutine[Any, Any, None]) -> None:
             task.exception()  # retrieved: the cancellation is what the caller sees
         raise interrupted
     task.result()
-
-
-def _being_cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 @asynccontextmanager
