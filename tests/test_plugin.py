@@ -10,7 +10,7 @@ from typing import Any
 import anyio.to_thread
 import psycopg2
 import pytest
-from litestar import Litestar, Response, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.response import Stream
 from litestar.testing import AsyncTestClient
 from sqlalchemy import Connection, text
@@ -22,6 +22,7 @@ from plugins.database import (
     DatabasePluginConfig,
     DatabaseStartupError,
     registry_of,
+    request_session,
 )
 from project.database import DatabaseRegistry
 from project.schema import DatabaseSettings
@@ -603,3 +604,36 @@ async def test_a_request_leaves_no_reference_cycle_for_the_garbage_collector(
             assert marker() is None, "the request's scope is kept alive by a reference cycle"
         finally:
             gc.enable()
+
+
+async def test_a_task_a_request_started_cannot_open_its_session_once_the_request_ended(
+    database_url: str,
+) -> None:
+    """A task copies the request's context; after the request, request_session() in it
+    says so instead of opening a session that nothing would commit or close."""
+    go_on = asyncio.Event()
+    started: list[asyncio.Task[AsyncSession]] = []
+
+    @get("/spawn")
+    async def spawn(request: Request[Any, Any, Any]) -> int:
+        async def later() -> AsyncSession:
+            await go_on.wait()
+            return await request_session(request)
+
+        started.append(asyncio.create_task(later()))
+        return 1
+
+    app, _ = _app(database_url, [spawn])
+    async with AsyncTestClient(app):  # runs the lifespan
+        scope: dict[str, Any] = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": "/spawn", "raw_path": b"/spawn",
+            "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+        }  # fmt: skip
+        cycle = _ServerCycle(scope)
+        await app(scope, cycle.receive, cycle.send)  # type: ignore[arg-type]
+        assert cycle.messages[0]["status"] == 200
+        go_on.set()
+        with pytest.raises(RuntimeError, match="only while that request runs"):
+            await started[0]
