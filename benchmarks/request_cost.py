@@ -1,0 +1,213 @@
+"""What one request costs each app, measured in-process: no HTTP server, no load generator.
+
+``http_bench.py`` measures throughput over loopback, which on a shared
+two-core machine moves by tens of percent between rounds. This script calls
+each app's ASGI callable directly, with the same concurrency and pool, and
+reports what a request costs the process:
+
+- CPU time per request (median of interleaved rounds), and
+- with ``--instructions``, instructions per request counted by valgrind's
+  callgrind: the same figure on a busy machine as on an idle one, so a change
+  of a few percent shows. Each app runs twice (``--requests`` and five times
+  as many) and the difference is divided out, so start-up does not count.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.request_cost``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from benchmarks.apps.common import DEFAULT_DATABASE_URL, POOL_SIZE
+from benchmarks.http_bench import APPS, METHODS, TARGETS, prepare_table
+
+_POST_BODY = b'{"name":"bench","quantity":3}'
+_COLLECTED = re.compile(rb"Collected : (\d+)")
+
+
+def _scope(method: str, number: int) -> dict[str, Any]:
+    path = f"/items/{number % 1000 + 1}" if method == "GET" else "/items"
+    headers = [(b"host", b"bench"), (b"content-type", b"application/json")]
+    if method == "POST":
+        headers.append((b"content-length", str(len(_POST_BODY)).encode()))
+    return {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1", "method": method, "scheme": "http", "path": path,
+        "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+    }  # fmt: skip
+
+
+async def _drive(app: Any, method: str, requests: int, concurrency: int) -> float:
+    """Serve ``requests`` requests from ``concurrency`` workers; the CPU seconds they took."""
+    body = _POST_BODY if method == "POST" else b""
+
+    async def one(number: int) -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status: list[int] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(_scope(method, number), receive, send)
+        if status[0] >= 400:
+            raise SystemExit(f"{method} answered {status[0]}")
+
+    numbers = iter(range(requests))
+
+    async def worker() -> None:
+        for number in numbers:
+            await one(number)
+
+    async with app.lifespan():
+        for number in range(50):  # warm-up: connections opened, statements cached
+            await one(number)
+        start = time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.process_time() - start
+
+
+def _serve(target: str, method: str, requests: int, concurrency: int) -> None:
+    """In this process: drive one app and print the CPU time as JSON."""
+    module, _, name = target.partition(":")
+    app = getattr(importlib.import_module(module), name)
+    run: Callable[[Any], Any] = asyncio.run
+    try:
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        pass
+    seconds = run(_drive(app, method, requests, concurrency))
+    print(json.dumps({"cpu_s": seconds, "requests": requests}))
+
+
+def _command(name: str, method: str, requests: int, concurrency: int) -> list[str]:
+    return [
+        sys.executable, "-m", "benchmarks.request_cost", "--serve", APPS[name],
+        "--method", method, "--requests", str(requests), "--concurrency", str(concurrency),
+    ]  # fmt: skip
+
+
+def _environment(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BENCH_DATABASE_URL": database_url,
+        "BENCH_POOL_SIZE": str(POOL_SIZE),
+        "PYTHONHASHSEED": "0",  # the same dict layouts in every run
+    }
+
+
+def cpu_per_request(
+    name: str, method: str, requests: int, concurrency: int, env: dict[str, str]
+) -> float:
+    """Microseconds of CPU per request, from one fresh process."""
+    command = _command(name, method, requests, concurrency)
+    if shutil.which("taskset"):
+        command = ["taskset", "-c", "0", *command]  # the database gets the other core
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(result["cpu_s"]) / int(result["requests"]) * 1e6
+
+
+def _instructions(
+    name: str, method: str, requests: int, concurrency: int, env: dict[str, str]
+) -> int:
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    done = subprocess.run(
+        [*command, *_command(name, method, requests, concurrency)],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    found = _COLLECTED.search(done.stderr)
+    if found is None:
+        raise SystemExit(f"callgrind printed no instruction count for {name}")
+    return int(found.group(1))
+
+
+def instructions_per_request(
+    name: str, method: str, requests: int, concurrency: int, env: dict[str, str]
+) -> float:
+    """Instructions per request: two runs, the difference over the extra requests."""
+    few = _instructions(name, method, requests, concurrency, env)
+    many = _instructions(name, method, 5 * requests, concurrency, env)
+    return (many - few) / (4 * requests)
+
+
+def _report(title: str, unit: str, costs: dict[tuple[str, str], float]) -> None:
+    print(f"\n{title}")
+    for (name, method), cost in sorted(costs.items()):
+        print(f"  {method:4s} {name:18s} {cost:12,.1f} {unit}")
+    for method, app, baseline, minimum in TARGETS:
+        if (app, method) not in costs or (baseline, method) not in costs:
+            continue
+        ratio = costs[baseline, method] / costs[app, method]  # cheaper is faster
+        verdict = "shown only" if minimum is None else f"target >= {minimum}x"
+        print(f"  {method:4s} {app} / {baseline}: {ratio:.3f}x ({verdict})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apps", nargs="+", choices=sorted(APPS), default=sorted(APPS))
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--requests", type=int, default=2000, help="per CPU-time run")
+    parser.add_argument("--rounds", type=int, default=5, help="CPU-time runs per app")
+    parser.add_argument("--concurrency", type=int, default=32, help="workers, as wrk's connections")
+    parser.add_argument("--instructions", action="store_true", help="also count with callgrind")
+    parser.add_argument("--instruction-requests", type=int, default=100)
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--method", default="GET", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        _serve(args.serve, args.method, args.requests, args.concurrency)
+        return
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind: apt-get install valgrind")
+    prepare_table(args.database_url)
+    env = _environment(args.database_url)
+    cases = [(name, method) for method in args.methods for name in args.apps]
+
+    samples: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
+    for _ in range(args.rounds):  # interleaved, so a slow spell hits every app alike
+        for name, method in cases:
+            samples[name, method].append(
+                cpu_per_request(name, method, args.requests, args.concurrency, env)
+            )
+    medians = {case: statistics.median(values) for case, values in samples.items()}
+    _report(f"CPU per request (median of {args.rounds})", "us", medians)
+
+    if args.instructions:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            counts = pool.map(
+                lambda case: instructions_per_request(
+                    *case, args.instruction_requests, args.concurrency, env
+                ),
+                cases,
+            )
+            _report(
+                "Instructions per request (callgrind)", "", dict(zip(cases, counts, strict=True))
+            )
+
+
+if __name__ == "__main__":
+    main()
