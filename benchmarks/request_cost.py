@@ -67,7 +67,7 @@ async def _drive(app: Any, method: str, requests: int, concurrency: int) -> floa
 
         await app(_scope(method, number), receive, send)
         if status[0] >= 400:
-            raise SystemExit(f"{method} answered {status[0]}")
+            raise RuntimeError(f"{method} answered {status[0]}")
 
     numbers = iter(range(requests))
 
@@ -94,7 +94,12 @@ def _serve(target: str, method: str, requests: int, concurrency: int) -> None:
         run = uvloop.run
     except ImportError:
         pass
-    seconds = run(_drive(app, method, requests, concurrency))
+    try:
+        seconds = run(_drive(app, method, requests, concurrency))
+    except Exception as exc:  # one line for the parent to show, not a traceback
+        while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        raise SystemExit(f"{type(exc).__name__}: {exc}") from None
     print(json.dumps({"cpu_s": seconds, "requests": requests}))
 
 
@@ -114,6 +119,16 @@ def _environment(database_url: str) -> dict[str, str]:
     }
 
 
+def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """Run one measurement; a failing app stops the benchmark with its last error line."""
+    done = subprocess.run(command, env=env, capture_output=True)
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
+        rerun = " ".join(command[command.index("-m") :])
+        raise SystemExit(f"{lines[-1]}; rerun `python {rerun}` to see its whole output")
+    return done
+
+
 def cpu_per_request(
     name: str, method: str, requests: int, concurrency: int, env: dict[str, str]
 ) -> float:
@@ -121,21 +136,15 @@ def cpu_per_request(
     command = _command(name, method, requests, concurrency)
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]  # the database gets the other core
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(_run(command, env).stdout.decode().strip().splitlines()[-1])
     return float(result["cpu_s"]) / int(result["requests"]) * 1e6
 
 
 def _instructions(
     name: str, method: str, requests: int, concurrency: int, env: dict[str, str]
 ) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    done = subprocess.run(
-        [*command, *_command(name, method, requests, concurrency)],
-        env=env,
-        capture_output=True,
-        check=True,
-    )
+    valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    done = _run([*valgrind, *_command(name, method, requests, concurrency)], env)
     found = _COLLECTED.search(done.stderr)
     if found is None:
         raise SystemExit(f"callgrind printed no instruction count for {name}")
