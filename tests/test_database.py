@@ -264,16 +264,22 @@ async def test_a_cancelled_session_leaks_no_connection(
         assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
 
 
+@pytest.mark.parametrize("opens", ["session", "connect"])
 async def test_a_commit_under_way_completes_when_its_task_is_cancelled(
-    postgres_url: str, make_manager: MakeManager, slow_commit_table: str
+    postgres_url: str, make_manager: MakeManager, slow_commit_table: str, opens: str
 ) -> None:
-    """Cut off half-way, a COMMIT's outcome would be unknown: it finishes, then the task ends."""
-    manager = make_manager(postgres_url)
+    """Cut off half-way, a COMMIT's outcome would be unknown: it finishes, then the task
+    ends, and the connection, clean after its COMMIT, goes back to the pool to be reused
+    (``manager.connect()`` used to drop it, costing the next user a reconnect)."""
+    manager = make_manager(postgres_url, POOL_SIZE=1, MAX_OVERFLOW=0)
     committing = asyncio.Event()
+    backends: list[int] = []
+    pid = text("SELECT pg_backend_pid()")
 
     async def user() -> None:
-        async with manager.session() as session:
-            await session.execute(text(f"INSERT INTO {slow_commit_table} VALUES (1, 'kept')"))
+        async with getattr(manager, opens)() as work:
+            await work.execute(text(f"INSERT INTO {slow_commit_table} VALUES (1, 'kept')"))
+            backends.append((await work.execute(pid)).scalar_one())
             committing.set()
 
     task = asyncio.create_task(user())
@@ -285,6 +291,8 @@ async def test_a_commit_under_way_completes_when_its_task_is_cancelled(
 
     assert count_rows(manager, slow_commit_table) == 1
     assert manager.async_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    async with getattr(manager, opens)() as work:
+        assert (await work.execute(pid)).scalar_one() == backends[0], "the connection was dropped"
 
 
 async def test_a_session_cancelled_mid_query_leaks_no_connection(

@@ -63,14 +63,17 @@ class UnitOfWork:
     async def abort(self, exc: BaseException) -> None:
         """The work raised ``exc``: roll back, or on cancellation drop the connection.
 
-        A cancelled connection may be mid-query, so it is invalidated rather
-        than reused; both steps are shielded so that they complete.
+        Cancelled inside its transaction, a connection may be mid-query, so it is
+        invalidated rather than reused; cancelled after its COMMIT completed (see
+        ``uninterrupted``) it is clean and goes back to the pool. Both steps are
+        shielded so that they complete.
         """
         resource = self.resource
         if isinstance(resource, Session):
             await anyio.to_thread.run_sync(resource.rollback)
         elif isinstance(exc, asyncio.CancelledError):
-            await asyncio.shield(resource.invalidate())
+            if resource.in_transaction():
+                await asyncio.shield(resource.invalidate())
         else:
             await asyncio.shield(resource.rollback())
 
