@@ -295,6 +295,39 @@ async def test_a_commit_under_way_completes_when_its_task_is_cancelled(
         assert (await work.execute(pid)).scalar_one() == backends[0], "the connection was dropped"
 
 
+@pytest.mark.parametrize("side", ["sync", "async"])
+async def test_a_connection_idle_too_long_is_pinged_and_replaced_when_dead(
+    postgres_url: str, make_manager: MakeManager, side: str
+) -> None:
+    """PING_IDLE_AFTER: a pooled connection whose server backend died while it sat idle
+    is pinged on checkout and replaced, so the user sees no error; so does the pool
+    that ``dispose()`` puts in its place."""
+    manager = make_manager(postgres_url, PING_IDLE_AFTER=0.05, POOL_SIZE=1, MAX_OVERFLOW=0)
+    observer = make_manager(postgres_url)
+    pid = text("SELECT pg_backend_pid()")
+
+    def sync_backend() -> int:
+        with manager.sync_connect() as connection:
+            return int(connection.execute(pid).scalar_one())
+
+    async def backend() -> int:
+        if side == "sync":
+            return await asyncio.to_thread(sync_backend)
+        async with manager.connect() as connection:
+            return int((await connection.execute(pid)).scalar_one())
+
+    for _ in range(2):  # the second time on the pool that dispose() made
+        first = await backend()
+        with observer.sync_connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await asyncio.sleep(0.2)
+        assert await backend() != first
+        if side == "sync":
+            manager.sync_engine.dispose()
+        else:
+            await manager.async_engine.dispose()
+
+
 async def test_a_session_cancelled_mid_query_leaks_no_connection(
     postgres_url: str, make_manager: MakeManager, app_name: str
 ) -> None:
