@@ -291,15 +291,20 @@ async def test_a_streaming_body_may_use_the_session_and_returns_its_connection(
         assert plugin.registry["default"].async_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+def _scope(method: str, path: str) -> dict[str, Any]:
+    """An HTTP scope as a server hands it to the app, for calling the app directly."""
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+        "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+    }  # fmt: skip
+
+
 def _start_post(app: Litestar, path: str, sent: list[Any]) -> asyncio.Task[None]:
     """``POST path`` called directly on this loop (the test client would run the app on
     another one, out of reach of ``cancel()``); what the app sends goes to ``sent``."""
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-        "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-        "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
-        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
-    }  # fmt: skip
+    scope = _scope("POST", path)
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -586,13 +591,7 @@ async def test_a_request_leaves_no_reference_cycle_for_the_garbage_collector(
 
     app, _ = _app(database_url, [one])
     async with AsyncTestClient(app):  # runs the lifespan
-        scope: dict[str, Any] = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "GET", "scheme": "http", "path": "/one", "raw_path": b"/one",
-            "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
-            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
-            "marker": _Marker(),
-        }  # fmt: skip
+        scope = {**_scope("GET", "/one"), "marker": _Marker()}
         marker = weakref.ref(scope["marker"])
         cycle = _ServerCycle(scope)
         gc.collect()
@@ -625,12 +624,7 @@ async def test_a_task_a_request_started_cannot_open_its_session_once_the_request
 
     app, _ = _app(database_url, [spawn])
     async with AsyncTestClient(app):  # runs the lifespan
-        scope: dict[str, Any] = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "GET", "scheme": "http", "path": "/spawn", "raw_path": b"/spawn",
-            "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
-            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
-        }  # fmt: skip
+        scope = _scope("GET", "/spawn")
         cycle = _ServerCycle(scope)
         await app(scope, cycle.receive, cycle.send)  # type: ignore[arg-type]
         assert cycle.messages[0]["status"] == 200
