@@ -212,8 +212,7 @@ class _Exchange:
             return
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            # Only work that may hold a transaction or file work has anything to end.
-            if self.atomic or listeners.file_work_running():
+            if self.may_need_ending():
                 self.streaming = _streams(message)
                 if not self.streaming and self.unfinished():
                     try:
@@ -238,12 +237,14 @@ class _Exchange:
         self.opened.insert(len(self.opened) if index is None else index, work)
         self.atomic = self.atomic or work.atomic
 
+    def may_need_ending(self) -> bool:
+        """The hot path's cheap test: only an atomic unit may hold a transaction, and
+        only while some session's file work runs may one have file work to await."""
+        return self.atomic or listeners.file_work_running()
+
     def unfinished(self) -> bool:
-        """Whether ending the request's work has anything to do (the hot path skips it):
-        an atomic unit may hold a transaction, a session may have file work to await."""
-        if not (self.atomic or listeners.file_work_running()):
-            return False
-        return any(item.unfinished() for item in self.opened)
+        """Whether ending the request's work has anything to do."""
+        return self.may_need_ending() and any(item.unfinished() for item in self.opened)
 
     async def end(self, failure: str, reraise: bool = False) -> None:
         """Commit (or roll back) what was written after the response started."""
