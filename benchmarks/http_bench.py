@@ -43,6 +43,7 @@ APPS = {
     "minimal-session": "benchmarks.apps.minimal_session:app",
     "minimal-core": "benchmarks.apps.minimal_core:app",
     "injected-session": "benchmarks.apps.injected_session:app",
+    "injected-connection": "benchmarks.apps.injected_connection:app",
     "advanced-alchemy": "benchmarks.apps.advanced_alchemy_app:app",
     "raw-asyncpg": "benchmarks.apps.raw_asyncpg:app",
 }
@@ -57,6 +58,8 @@ TARGETS: tuple[tuple[str, str, str, float | None], ...] = (
     ("POST", "ours", "minimal-session", None),
     ("GET", "ours", "injected-session", None),
     ("GET", "injected-session", "minimal-session", None),
+    ("GET", "ours-connection", "injected-connection", None),
+    ("GET", "injected-connection", "minimal-core", None),
     ("GET", "ours", "raw-asyncpg", None),
     ("GET", "minimal-session", "raw-asyncpg", None),
 )

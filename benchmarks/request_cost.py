@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from typing import Any
 
 from benchmarks.apps.common import DEFAULT_DATABASE_URL, POOL_SIZE
@@ -51,42 +52,66 @@ def _scope(method: str, number: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _drive(app: Any, method: str, requests: int, concurrency: int) -> float:
-    """Serve ``requests`` requests from ``concurrency`` workers; the CPU seconds they took."""
+async def _one(app: Any, method: str, number: int) -> None:
+    """One request, answered in full; an error status stops the benchmark."""
     body = _POST_BODY if method == "POST" else b""
 
-    async def one(number: int) -> None:
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
 
-        status: list[int] = []
+    status: list[int] = []
 
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
 
-        await app(_scope(method, number), receive, send)
-        if status[0] >= 400:
-            raise RuntimeError(f"{method} answered {status[0]}")
+    await app(_scope(method, number), receive, send)
+    if status[0] >= 400:
+        raise RuntimeError(f"{method} answered {status[0]}")
 
+
+async def _load(app: Any, method: str, requests: int, concurrency: int) -> float:
+    """Serve ``requests`` requests from ``concurrency`` workers; the CPU seconds they took."""
     numbers = iter(range(requests))
 
     async def worker() -> None:
         for number in numbers:
-            await one(number)
+            await _one(app, method, number)
 
-    async with app.lifespan():
-        for number in range(50):  # warm-up: connections opened, statements cached
-            await one(number)
-        start = time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.process_time() - start
+    start = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.process_time() - start
 
 
-def _serve(target: str, method: str, requests: int, concurrency: int) -> None:
-    """In this process: drive one app and print the CPU time as JSON."""
-    module, _, name = target.partition(":")
-    app = getattr(importlib.import_module(module), name)
+async def _drive(
+    apps: dict[str, Any], method: str, requests: int, concurrency: int, rounds: int
+) -> dict[str, list[float]]:
+    """Every app open at once, measured in rounds of rotating order: CPU seconds per round.
+
+    One process and one event loop for all, so a slow spell of the machine, the
+    heap and the interpreter's caches are shared alike by apps measured
+    moments apart.
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in apps}
+    async with AsyncExitStack() as stack:
+        for app in apps.values():
+            await stack.enter_async_context(app.lifespan())
+            for number in range(50):  # warm-up: connections opened, statements cached
+                await _one(app, method, number)
+        names = list(apps)
+        for round_number in range(rounds):
+            shift = round_number % len(names)
+            for name in names[shift:] + names[:shift]:
+                seconds[name].append(await _load(apps[name], method, requests, concurrency))
+    return seconds
+
+
+def _serve(targets: list[str], method: str, requests: int, concurrency: int, rounds: int) -> None:
+    """In this process: drive the apps and print their CPU seconds per round as JSON."""
+    apps = {}
+    for target in targets:
+        module, _, name = target.partition(":")
+        apps[target] = getattr(importlib.import_module(module), name)
     run: Callable[[Any], Any] = asyncio.run
     try:
         import uvloop
@@ -95,7 +120,7 @@ def _serve(target: str, method: str, requests: int, concurrency: int) -> None:
     except ImportError:
         pass
     try:
-        seconds = run(_drive(app, method, requests, concurrency))
+        seconds = run(_drive(apps, method, requests, concurrency, rounds))
     except Exception as exc:  # one line for the parent to show, not a traceback
         while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
@@ -103,10 +128,13 @@ def _serve(target: str, method: str, requests: int, concurrency: int) -> None:
     print(json.dumps({"cpu_s": seconds, "requests": requests}))
 
 
-def _command(name: str, method: str, requests: int, concurrency: int) -> list[str]:
+def _command(
+    names: list[str], method: str, requests: int, concurrency: int, rounds: int
+) -> list[str]:
     return [
-        sys.executable, "-m", "benchmarks.request_cost", "--serve", APPS[name],
+        sys.executable, "-m", "benchmarks.request_cost", "--serve", *(APPS[n] for n in names),
         "--method", method, "--requests", str(requests), "--concurrency", str(concurrency),
+        "--rounds", str(rounds),
     ]  # fmt: skip
 
 
@@ -130,21 +158,30 @@ def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 
 
 def cpu_per_request(
-    name: str, method: str, requests: int, concurrency: int, env: dict[str, str]
-) -> float:
-    """Microseconds of CPU per request, from one fresh process."""
-    command = _command(name, method, requests, concurrency)
+    names: list[str],
+    method: str,
+    requests: int,
+    concurrency: int,
+    rounds: int,
+    env: dict[str, str],
+) -> dict[str, list[float]]:
+    """Microseconds of CPU per request of each app, per round, from one process."""
+    command = _command(names, method, requests, concurrency, rounds)
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]  # the database gets the other core
     result = json.loads(_run(command, env).stdout.decode().strip().splitlines()[-1])
-    return float(result["cpu_s"]) / int(result["requests"]) * 1e6
+    seconds: list[list[float]] = [result["cpu_s"][APPS[name]] for name in names]
+    return {
+        name: [value / requests * 1e6 for value in values]
+        for name, values in zip(names, seconds, strict=True)
+    }  # fmt: skip
 
 
 def _instructions(
     name: str, method: str, requests: int, concurrency: int, env: dict[str, str]
 ) -> int:
     valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    done = _run([*valgrind, *_command(name, method, requests, concurrency)], env)
+    done = _run([*valgrind, *_command([name], method, requests, concurrency, 1)], env)
     found = _COLLECTED.search(done.stderr)
     if found is None:
         raise SystemExit(f"callgrind printed no instruction count for {name}")
@@ -160,16 +197,20 @@ def instructions_per_request(
     return (many - few) / (4 * requests)
 
 
-def _report(title: str, unit: str, costs: dict[tuple[str, str], float]) -> None:
+def _report(title: str, unit: str, samples: dict[tuple[str, str], list[float]]) -> None:
+    """Each app's median; each ratio the median of the rounds' ratios (apps measured together)."""
     print(f"\n{title}")
-    for (name, method), cost in sorted(costs.items()):
-        print(f"  {method:4s} {name:18s} {cost:12,.1f} {unit}")
+    for (name, method), values in sorted(samples.items()):
+        print(f"  {method:4s} {name:19s} {statistics.median(values):12,.1f} {unit}")
     for method, app, baseline, minimum in TARGETS:
-        if (app, method) not in costs or (baseline, method) not in costs:
+        if (app, method) not in samples or (baseline, method) not in samples:
             continue
-        ratio = costs[baseline, method] / costs[app, method]  # cheaper is faster
+        pairs = zip(samples[baseline, method], samples[app, method], strict=True)
+        ratios = [base / ours for base, ours in pairs]  # cheaper is faster
+        spread = f"; rounds {min(ratios):.3f}..{max(ratios):.3f}" if len(ratios) > 1 else ""
         verdict = "shown only" if minimum is None else f"target >= {minimum}x"
-        print(f"  {method:4s} {app} / {baseline}: {ratio:.3f}x ({verdict})")
+        ratio = statistics.median(ratios)
+        print(f"  {method:4s} {app} / {baseline}: {ratio:.3f}x ({verdict}{spread})")
 
 
 def main() -> None:
@@ -184,11 +225,11 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="GET", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        _serve(args.serve, args.method, args.requests, args.concurrency)
+        _serve(args.serve, args.method, args.requests, args.concurrency, args.rounds)
         return
     if args.instructions and shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind: apt-get install valgrind")
@@ -196,14 +237,13 @@ def main() -> None:
     env = _environment(args.database_url)
     cases = [(name, method) for method in args.methods for name in args.apps]
 
-    samples: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
-    for _ in range(args.rounds):  # interleaved, so a slow spell hits every app alike
-        for name, method in cases:
-            samples[name, method].append(
-                cpu_per_request(name, method, args.requests, args.concurrency, env)
-            )
-    medians = {case: statistics.median(values) for case, values in samples.items()}
-    _report(f"CPU per request (median of {args.rounds})", "us", medians)
+    samples: dict[tuple[str, str], list[float]] = {}
+    for method in args.methods:
+        per_app = cpu_per_request(
+            args.apps, method, args.requests, args.concurrency, args.rounds, env
+        )
+        samples.update({(name, method): values for name, values in per_app.items()})
+    _report(f"CPU per request (median of {args.rounds} rounds, one process)", "us", samples)
 
     if args.instructions:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -213,9 +253,8 @@ def main() -> None:
                 ),
                 cases,
             )
-            _report(
-                "Instructions per request (callgrind)", "", dict(zip(cases, counts, strict=True))
-            )
+            counted = {case: [count] for case, count in zip(cases, counts, strict=True)}
+            _report("Instructions per request (callgrind)", "", counted)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Core statements on an ``AsyncConnection``, shared by the two Core apps."""
+"""Core statements on an ``AsyncConnection``, shared by the Core apps, and the handlers
+that take an injected ``db_connection``."""
 
 from __future__ import annotations
 
+from litestar import get, post
 from litestar.exceptions import NotFoundException
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,3 +30,16 @@ async def insert_item(connection: AsyncConnection, data: ItemIn) -> Item:
     values = {"name": data.name, "quantity": data.quantity}
     item_id = (await connection.execute(INSERT_ITEM, values)).scalar_one()
     return Item(id=item_id, name=data.name, quantity=data.quantity)
+
+
+@get("/items/{item_id:int}")
+async def get_item(item_id: int, db_connection: AsyncConnection) -> Item:
+    return await fetch_item(db_connection, item_id)
+
+
+@post("/items")
+async def create_item(data: ItemIn, db_connection: AsyncConnection) -> Item:
+    return await insert_item(db_connection, data)
+
+
+route_handlers = [get_item, create_item]

@@ -13,32 +13,17 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from benchmarks.apps.injected import CloseOpened, opened
 from benchmarks.apps.minimal_session import lifespan, sessions
 from benchmarks.apps.orm import route_handlers
-
-_OPENED = "bench.sessions"
-
-
-class CloseSessions:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        opened: list[AsyncSession] = []
-        scope[_OPENED] = opened  # type: ignore[literal-required]
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            for session in opened:
-                await session.close()
 
 
 def provide_session(scope: Scope) -> AsyncSession:
     session = sessions()
-    scope[_OPENED].append(session)  # type: ignore[literal-required]
+    opened(scope).append(session)
     return session
 
 
@@ -46,5 +31,5 @@ app = Litestar(
     route_handlers=route_handlers,
     lifespan=[lifespan],
     dependencies={"db_session": Provide(provide_session, sync_to_thread=False)},
-    middleware=[DefineMiddleware(CloseSessions)],
+    middleware=[DefineMiddleware(CloseOpened)],
 )
