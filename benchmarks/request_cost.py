@@ -5,11 +5,14 @@ two-core machine moves by tens of percent between rounds. This script calls
 each app's ASGI callable directly, with the same concurrency and pool, and
 reports what a request costs the process:
 
-- CPU time per request (median of interleaved rounds), and
+- CPU time per request: every app in one process, in rounds of rotating
+  order; each ratio is the median of the rounds' ratios, and
 - with ``--instructions``, instructions per request counted by valgrind's
-  callgrind: the same figure on a busy machine as on an idle one, so a change
-  of a few percent shows. Each app runs twice (``--requests`` and five times
-  as many) and the difference is divided out, so start-up does not count.
+  callgrind, each app alone: the same figure on a busy machine as on an idle
+  one, so a change of a few percent to the same code shows (across apps,
+  instructions of C and of Python code cost different time). Each app runs
+  twice (``--instruction-requests`` and five times as many) and the
+  difference is divided out, so start-up does not count.
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.request_cost``.
 """
