@@ -128,7 +128,7 @@ def _serve(targets: list[str], method: str, requests: int, concurrency: int, rou
         while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
         raise SystemExit(f"{type(exc).__name__}: {exc}") from None
-    print(json.dumps({"cpu_s": seconds, "requests": requests}))
+    print(json.dumps({"cpu_s": seconds}))
 
 
 def _command(
@@ -173,11 +173,8 @@ def cpu_per_request(
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]  # the database gets the other core
     result = json.loads(_run(command, env).stdout.decode().strip().splitlines()[-1])
-    seconds: list[list[float]] = [result["cpu_s"][APPS[name]] for name in names]
-    return {
-        name: [value / requests * 1e6 for value in values]
-        for name, values in zip(names, seconds, strict=True)
-    }  # fmt: skip
+    per_round: dict[str, list[float]] = result["cpu_s"]  # by module:app target
+    return {name: [s / requests * 1e6 for s in per_round[APPS[name]]] for name in names}
 
 
 def _instructions(
