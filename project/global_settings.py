@@ -24,7 +24,7 @@ ENVIRONMENT = "development"
 #   POOL_TIMEOUT    float  30.0   seconds to wait for a free connection (> 0)
 #   POOL_RECYCLE    int    3600   seconds before a connection is replaced (≥ -1; -1: never)
 #   PRE_PING        bool   False  ping on every checkout (costs a round trip each time)
-#   PING_IDLE_AFTER float  30.0   ping on checkout when the last checkout is older (≥ 0; 0: never)
+#   PING_IDLE_AFTER float  30.0   ping on checkout when idle in the pool longer (≥ 0; 0: never)
 #   ECHO            bool   False  log every SQL statement
 #   CONNECT_TIMEOUT float  10.0   seconds to establish a connection (> 0)
 #   OPTIONS         dict   {}     extra keyword arguments for the DB-API driver, checked

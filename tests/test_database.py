@@ -328,6 +328,42 @@ async def test_a_connection_idle_too_long_is_pinged_and_replaced_when_dead(
             await manager.async_engine.dispose()
 
 
+@pytest.mark.parametrize("side", ["sync", "async"])
+async def test_only_a_connection_idle_in_the_pool_past_the_limit_is_pinged(
+    tmp_path: Path, make_manager: MakeManager, monkeypatch: pytest.MonkeyPatch, side: str
+) -> None:
+    """Idle time counts from the connection's return, not its last checkout; and the pool
+    pings, not a checkout listener (which would slow every checkout)."""
+    manager = make_manager(f"sqlite:///{tmp_path / 'idle.sqlite3'}", PING_IDLE_AFTER=0.2)
+    engine = manager.sync_engine if side == "sync" else manager.async_engine.sync_engine
+    assert not engine.pool.dispatch.checkout
+    pings: list[Any] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+
+    async def use(hold: float = 0.0) -> None:
+        if side == "sync":
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                await asyncio.sleep(hold)
+        else:
+            async with manager.async_engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+                await asyncio.sleep(hold)
+
+    await use(hold=0.3)  # out of the pool for longer than the limit
+    await use()  # back a moment ago: no ping
+    assert pings == []
+    await asyncio.sleep(0.3)
+    await use()  # idle in the pool past the limit
+    assert len(pings) == 1
+
+
 async def test_a_session_cancelled_mid_query_leaks_no_connection(
     postgres_url: str, make_manager: MakeManager, app_name: str
 ) -> None:

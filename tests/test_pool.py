@@ -1,4 +1,4 @@
-"""The fair async pool queue: waiters are served in arrival order, and time out."""
+"""Our pools: the fair async queue serves waiters in arrival order and times out."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import greenlet_spawn
 
-from project.database.pool import FairAsyncQueue, FairAsyncQueuePool
+from project.database.pool import (
+    FairAsyncQueue,
+    FairAsyncQueuePool,
+    IdlePingPool,
+    IdlePingQueuePool,
+)
 from project.database.sqlalchemy_internals import (
     AsyncAdaptedQueue,
     AsyncAdaptedQueuePool,
@@ -125,6 +131,9 @@ def test_sqlalchemy_still_has_the_internals_the_fair_pool_relies_on() -> None:
     parameters = list(inspect.signature(AsyncAdaptedQueue.__init__).parameters)
     assert parameters[:3] == ["self", "maxsize", "use_lifo"]
     assert callable(await_)
+    for method in ("_do_get", "_do_return_conn"):  # what IdlePingPool extends
+        assert method in vars(QueuePool), method
+        assert getattr(IdlePingQueuePool, method) is getattr(IdlePingPool, method)
 
 
 async def test_the_queue_it_extends_is_an_asyncio_queue_made_on_first_use() -> None:

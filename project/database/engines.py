@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 import uuid
 import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from project.database import pgbouncer, sqlite_guard
-from project.database.pool import FairAsyncQueuePool
+from project.database.pool import FairAsyncQueuePool, IdlePingPool, IdlePingQueuePool
 from project.schema import DatabaseSettings
 from project.urls import DatabaseURL
 
-_LAST_USED = "project_last_used"
 # Execution option: how a SQLite transaction begins. "IMMEDIATE" (the default)
 # takes the write lock at once; long-lived interactive sessions use "DEFERRED".
 SQLITE_BEGIN = "sqlite_begin"
@@ -121,10 +118,9 @@ def create_engines(
         "connect_args": _connect_args(config, url, side),
         **config.pool.engine_arguments(),
     }
-    if not sync:
-        arguments["poolclass"] = FairAsyncQueuePool
-    elif memory is not None:
-        arguments["poolclass"] = QueuePool
+    # Sync: SQLAlchemy's own choice for these URLs (a memory database's single
+    # connection pool aside) is a QueuePool too.
+    arguments["poolclass"] = IdlePingQueuePool if sync else FairAsyncQueuePool
     bounced = autocommit and config.PGBOUNCER and url.family == "postgresql"
     if autocommit and not bounced:
         arguments["isolation_level"] = "AUTOCOMMIT"
@@ -139,8 +135,9 @@ def create_engines(
         pgbouncer.commit_each_statement(sync_engine)
     if url.family == "sqlite":
         _sqlite_events(sync_engine, wal=memory is None, immediate=not autocommit)
-    if not config.PRE_PING and config.PING_IDLE_AFTER > 0:
-        _ping_when_idle(sync_engine, config.PING_IDLE_AFTER)
+    if not config.PRE_PING:
+        assert isinstance(sync_engine.pool, IdlePingPool)
+        sync_engine.pool.ping_idle_after = config.PING_IDLE_AFTER
     return engine if sync else async_engine
 
 
@@ -167,27 +164,3 @@ def _sqlite_events(engine: Engine, *, wal: bool, immediate: bool) -> None:
         options = connection.get_execution_options()
         if options.get("isolation_level") != "AUTOCOMMIT":
             connection.exec_driver_sql(f"BEGIN {options[SQLITE_BEGIN]}")
-
-
-def _ping_when_idle(engine: Engine, idle_after: float) -> None:
-    """Ping a pooled connection only when it sat unused longer than ``idle_after`` seconds.
-
-    ``pool_pre_ping`` pays a round trip on every checkout; a connection that
-    was used a moment ago is almost always alive, and one that died anyway is
-    invalidated by SQLAlchemy on the first error. Time is counted from the
-    previous checkout (one listener per checkout, none per checkin), so a
-    connection held for longer than ``idle_after`` is pinged once more than
-    it needs to be.
-    """
-
-    @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-        now = time.monotonic()
-        last_used = record.info.get(_LAST_USED)
-        record.info[_LAST_USED] = now
-        if last_used is None or now - last_used < idle_after:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as exc:
-            raise DisconnectionError(f"connection idle for over {idle_after}s is gone") from exc

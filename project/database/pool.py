@@ -1,4 +1,4 @@
-"""An async connection pool that serves its waiters in arrival order.
+"""Connection pools: async waiters served in arrival order; idle connections pinged.
 
 SQLAlchemy's ``AsyncAdaptedQueuePool`` wakes a waiter when a connection comes
 back, but a request arriving in between takes that connection first, and the
@@ -7,14 +7,25 @@ again (a p99 hundreds of times the median), and every overtaking costs a
 wake-up and a new wait. Here a returned connection goes straight to the
 longest waiter: nobody overtakes, and each wait costs one future. Waits time
 out on one timer per queue (set for the oldest deadline), not one per wait.
+
+Both our pools (``FairAsyncQueuePool``, ``IdlePingQueuePool``) ping a
+connection that sat in the pool longer than ``ping_idle_after`` as they hand it
+out. In the pool rather than in a ``checkout`` listener: any checkout listener
+sends every checkout of SQLAlchemy down its slow path, which cost about 2% of
+a one-row GET, and the pool knows when a connection came back, not only when
+it last went out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import deque
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar, cast
+
+from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, QueuePool
 
 from project.database.sqlalchemy_internals import (
     AsyncAdaptedQueue,
@@ -25,6 +36,7 @@ from project.database.sqlalchemy_internals import (
 
 _T = TypeVar("_T")
 _EARLY = 0.001  # seconds: asyncio may run a timer this much before its time
+_RETURNED_AT = "project_returned_at"  # record.info key: when the connection came back
 
 
 class FairAsyncQueue(AsyncAdaptedQueue[_T]):
@@ -98,8 +110,57 @@ class FairAsyncQueue(AsyncAdaptedQueue[_T]):
         self.put_nowait(waiter.result())
 
 
-class FairAsyncQueuePool(AsyncAdaptedQueuePool):
-    """``AsyncAdaptedQueuePool`` on a queue that serves its waiters in order."""
+class IdlePingPool(Pool):
+    """A pool that pings a connection idle longer than ``ping_idle_after`` seconds as it
+    hands it out, and replaces it if the ping fails (0, the default: never).
+
+    ``pool_pre_ping`` pays a round trip on every checkout; a connection used a
+    moment ago is almost always alive, and one that died anyway is invalidated
+    by SQLAlchemy at its first error. Mixed in before a SQLAlchemy pool class.
+    """
+
+    ping_idle_after: float = 0.0
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+        super()._do_return_conn(record)
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        record = super()._do_get()
+        idle_after = self.ping_idle_after
+        connection = record.dbapi_connection
+        if idle_after and connection is not None:
+            returned_at = record.info.get(_RETURNED_AT)
+            if returned_at is not None and time.monotonic() - returned_at > idle_after:
+                self._ping(record, connection)
+        return record
+
+    def _ping(self, record: ConnectionPoolEntry, connection: DBAPIConnection) -> None:
+        """Ping ``connection``; a dead one is closed (SQLAlchemy's pool logger says why),
+        and the checkout goes on to open a new one."""
+        dialect = self._dialect
+        assert isinstance(dialect, Dialect), "an engine's pool has the engine's dialect"
+        try:
+            dialect.do_ping(connection)
+        except Exception as exc:
+            record.invalidate(exc)
+
+    def recreate(self) -> Self:
+        """The pool ``dispose()`` puts in place pings as this one did."""
+        pool = cast("Self", super().recreate())
+        pool.ping_idle_after = self.ping_idle_after
+        return pool
+
+
+class IdlePingQueuePool(IdlePingPool, QueuePool):
+    """The sync engines' pool: SQLAlchemy's ``QueuePool`` with the idle ping."""
+
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.IdlePingQueuePool"
+
+
+class FairAsyncQueuePool(IdlePingPool, AsyncAdaptedQueuePool):
+    """``AsyncAdaptedQueuePool`` on a queue that serves its waiters in order, with the idle
+    ping."""
 
     _queue_class: Any = FairAsyncQueue
     # Log as SQLAlchemy's pools do, under "sqlalchemy" (quiet unless echo_pool is on).
