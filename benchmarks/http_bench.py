@@ -58,6 +58,7 @@ TARGETS: tuple[tuple[str, str, str, float | None], ...] = (
     ("POST", "ours", "minimal-session", None),
     ("GET", "ours", "injected-session", None),
     ("GET", "injected-session", "minimal-session", None),
+    ("GET", "injected-session", "advanced-alchemy", None),  # the most any DI plugin starts from
     ("GET", "ours-connection", "injected-connection", None),
     ("GET", "injected-connection", "minimal-core", None),
     ("GET", "ours", "raw-asyncpg", None),

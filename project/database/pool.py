@@ -11,9 +11,9 @@ out on one timer per queue (set for the oldest deadline), not one per wait.
 Both our pools (``FairAsyncQueuePool``, ``IdlePingQueuePool``) ping a
 connection that sat in the pool longer than ``ping_idle_after`` as they hand it
 out. In the pool rather than in a ``checkout`` listener: any checkout listener
-sends every checkout of SQLAlchemy down its slow path, which cost about 2% of
-a one-row GET, and the pool knows when a connection came back, not only when
-it last went out.
+sends every checkout of SQLAlchemy down its slow path (1.8% of the
+instructions of a one-row ORM GET, 0.5% of a Core one), and the pool knows
+when a connection came back, not only when it last went out.
 """
 
 from __future__ import annotations
