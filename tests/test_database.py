@@ -334,7 +334,7 @@ async def test_only_a_connection_idle_in_the_pool_past_the_limit_is_pinged(
 ) -> None:
     """Idle time counts from the connection's return, not its last checkout; and the pool
     pings, not a checkout listener (which would slow every checkout)."""
-    manager = make_manager(f"sqlite:///{tmp_path / 'idle.sqlite3'}", PING_IDLE_AFTER=0.2)
+    manager = make_manager(f"sqlite:///{tmp_path / 'idle.sqlite3'}", PING_IDLE_AFTER=0.5)
     engine = manager.sync_engine if side == "sync" else manager.async_engine.sync_engine
     assert not engine.pool.dispatch.checkout
     pings: list[Any] = []
@@ -356,10 +356,10 @@ async def test_only_a_connection_idle_in_the_pool_past_the_limit_is_pinged(
                 await connection.execute(text("SELECT 1"))
                 await asyncio.sleep(hold)
 
-    await use(hold=0.3)  # out of the pool for longer than the limit
+    await use(hold=0.6)  # out of the pool for longer than the limit
     await use()  # back a moment ago: no ping
     assert pings == []
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.6)
     await use()  # idle in the pool past the limit
     assert len(pings) == 1
 

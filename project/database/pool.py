@@ -130,7 +130,8 @@ class IdlePingPool(Pool):
         idle_after = self.ping_idle_after
         connection = record.dbapi_connection
         if idle_after and connection is not None:
-            returned_at = record.info.get(_RETURNED_AT)
+            # Popped: QueuePool._do_get may call this method again, for one checkout.
+            returned_at = record.info.pop(_RETURNED_AT, None)
             if returned_at is not None and time.monotonic() - returned_at > idle_after:
                 self._ping(record, connection)
         return record
