@@ -122,7 +122,8 @@ class IdlePingPool(Pool):
     ping_idle_after: float = 0.0
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
-        record.info[_RETURNED_AT] = time.monotonic()
+        if self.ping_idle_after:  # off (PRE_PING, or 0): no stamp on the hot path
+            record.info[_RETURNED_AT] = time.monotonic()
         super()._do_return_conn(record)
 
     def _do_get(self) -> ConnectionPoolEntry:
